@@ -1,0 +1,1 @@
+"""hexmill: an open industrial internet platform."""

@@ -1,0 +1,66 @@
+"""Health, readiness and Prometheus metrics of the API process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+router = APIRouter(include_in_schema=False)
+
+
+class Metrics:
+    """The process's metrics, in a registry of their own (one per app, so tests can make many)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "hexmill_http_requests_total", "HTTP requests handled", ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hexmill_http_request_seconds", "Time to answer an HTTP request", ["method", "route"],
+            registry=self.registry,
+        )
+
+    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Count and time every request by its route template (not its raw path)."""
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        self.requests.labels(request.method, template, str(response.status_code)).inc()
+        self.latency.labels(request.method, template).observe(time.perf_counter() - start)
+        return response
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Answer while the process runs."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> Response:
+    """Answer 200 when the database answers and its schema is at the code's migration head."""
+    from hexmill.core.migrate import current_head, database_revision
+
+    try:
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            revision = database_revision(conn)
+    except SQLAlchemyError:
+        return Response('{"status":"database unavailable"}', status_code=503, media_type="application/json")
+    if revision != current_head():
+        return Response('{"status":"migrations pending"}', status_code=503, media_type="application/json")
+    return Response('{"status":"ready"}', media_type="application/json")
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Expose the Prometheus metrics of this process."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,41 @@
+"""Permissions and the built-in roles; each domain registers the permissions it checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """One grantable right, named ``<domain>.<verb>``."""
+
+    code: str
+    label: str
+
+
+# Labels are msgids: the console translates them when it shows them.
+PERMISSIONS: Final[tuple[Permission, ...]] = (
+    Permission("tenant.manage", "Edit the enterprise profile"),
+    Permission("users.view", "See users and their roles"),
+    Permission("users.manage", "Add, change and remove users"),
+    Permission("roles.manage", "Define roles"),
+    Permission("tokens.manage", "See and revoke every API token of the enterprise"),
+    Permission("audit.view", "Read the audit log"),
+    Permission("assets.view", "See sites, lines, equipment and tags"),
+    Permission("assets.edit", "Create, change and delete sites, lines, equipment and tags"),
+)
+PERMISSION_CODES: Final[frozenset[str]] = frozenset(p.code for p in PERMISSIONS)
+
+PLATFORM_ADMIN: Final = "platform_admin"
+
+# Built-in roles: name -> (description msgid, permissions). "platform_admin" is the user flag
+# ``is_platform_admin``, listed here so the console can show it beside the others.
+BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    "tenant_admin": ("Everything within the enterprise", PERMISSION_CODES),
+    "planner": ("Plans production; reads assets", frozenset({"assets.view", "users.view"})),
+    "operator": ("Reports on the shop floor; reads assets", frozenset({"assets.view"})),
+    "quality": ("Quality staff; reads assets", frozenset({"assets.view"})),
+    "maintenance": ("Maintains equipment; edits assets", frozenset({"assets.view", "assets.edit"})),
+    "viewer": ("Reads everything, changes nothing", frozenset({"assets.view", "users.view"})),
+}

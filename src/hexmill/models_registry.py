@@ -1,0 +1,8 @@
+"""Import every domain's tables so migrations and ``alembic check`` see the whole schema."""
+
+from __future__ import annotations
+
+from hexmill.core import models as core_models  # noqa: F401 - registers tables
+from hexmill.core.db import Base
+
+metadata = Base.metadata
