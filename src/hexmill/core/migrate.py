@@ -76,8 +76,9 @@ def append_only_statements(table: str, dialect: str) -> list[str]:
     """Return statements that refuse UPDATE and DELETE on ``table``."""
     if dialect == "postgresql":
         return [
+            # No "%" in the body: how it is escaped differs between DB drivers and Alembic's op.execute.
             "CREATE OR REPLACE FUNCTION hexmill_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'table %% is append-only', TG_TABLE_NAME; END $$",
+            "$$ BEGIN RAISE EXCEPTION USING MESSAGE = 'table ' || TG_TABLE_NAME || ' is append-only'; END $$",
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION hexmill_append_only()",
         ]
