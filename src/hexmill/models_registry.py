@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hexmill.assets import models as assets_models  # noqa: F401 - registers tables
 from hexmill.core import models as core_models  # noqa: F401 - registers tables
 from hexmill.core.db import Base
 
