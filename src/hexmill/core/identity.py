@@ -672,3 +672,23 @@ def purge_expired(session: Session, limits: SessionLimits, login_window: timedel
         )
     )
     session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - login_window))
+
+
+def switch_console_tenant(session: Session, row: ConsoleSession, user: User, tenant_id: int | None) -> None:
+    """Make ``tenant_id`` the enterprise a console session acts in; only a member may switch to it.
+
+    The platform admin may also choose no enterprise (``None``) to act at platform level.
+    """
+    if tenant_id is None:
+        if not user.is_platform_admin:
+            raise NotFound(N_("Enterprise %(id)s not found."), id="-")
+    elif tenant_id not in {t.id for t in user_tenants(session, user)}:
+        raise NotFound(N_("Enterprise %(id)s not found."), id=tenant_id)
+    row.tenant_id = tenant_id
+    session.flush()
+
+
+def set_console_locale(session: Session, row: ConsoleSession, locale: str) -> None:
+    """Store the language a console session's pages are shown in."""
+    row.locale = locale
+    session.flush()
