@@ -152,7 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _domain_routers() -> list[Any]:
     """Return the API routers of the domains (each domain's ``api.router``)."""
-    return []
+    from hexmill.assets.api import router as assets_router
+
+    return [assets_router]
 
 
 def _mount_console(app: FastAPI) -> None:
