@@ -53,9 +53,14 @@ def _pg_database(admin_url: str, worker: str) -> str:
     name = f"hexmill_test_{worker}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = 'hexmill_app'"))
-        if not exists:
-            conn.execute(text("CREATE ROLE hexmill_app LOGIN PASSWORD 'hexmill_app' NOSUPERUSER NOBYPASSRLS"))
+        # xdist workers start together: a lock keeps two of them from creating the role at once.
+        conn.execute(text("SELECT pg_advisory_lock(7165041)"))
+        try:
+            exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = 'hexmill_app'"))
+            if not exists:
+                conn.execute(text("CREATE ROLE hexmill_app LOGIN PASSWORD 'hexmill_app' NOSUPERUSER NOBYPASSRLS"))
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(7165041)"))
         conn.execute(text(f'CREATE DATABASE "{name}" OWNER hexmill_app'))
     admin.dispose()
     base = admin_url.rsplit("/", 1)[0]
