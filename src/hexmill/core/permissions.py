@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from hexmill.core.i18n import N_
+
 
 @dataclass(frozen=True, slots=True)
 class Permission:
@@ -16,14 +18,14 @@ class Permission:
 
 # Labels are msgids: the console translates them when it shows them.
 PERMISSIONS: Final[tuple[Permission, ...]] = (
-    Permission("tenant.manage", "Edit the enterprise profile"),
-    Permission("users.view", "See users and their roles"),
-    Permission("users.manage", "Add, change and remove users"),
-    Permission("roles.manage", "Define roles"),
-    Permission("tokens.manage", "See and revoke every API token of the enterprise"),
-    Permission("audit.view", "Read the audit log"),
-    Permission("assets.view", "See sites, lines, equipment and tags"),
-    Permission("assets.edit", "Create, change and delete sites, lines, equipment and tags"),
+    Permission("tenant.manage", N_("Edit the enterprise profile")),
+    Permission("users.view", N_("See users and their roles")),
+    Permission("users.manage", N_("Add, change and remove users")),
+    Permission("roles.manage", N_("Define roles")),
+    Permission("tokens.manage", N_("See and revoke every API token of the enterprise")),
+    Permission("audit.view", N_("Read the audit log")),
+    Permission("assets.view", N_("See sites, lines, equipment and tags")),
+    Permission("assets.edit", N_("Create, change and delete sites, lines, equipment and tags")),
 )
 PERMISSION_CODES: Final[frozenset[str]] = frozenset(p.code for p in PERMISSIONS)
 
@@ -32,10 +34,10 @@ PLATFORM_ADMIN: Final = "platform_admin"
 # Built-in roles: name -> (description msgid, permissions). "platform_admin" is the user flag
 # ``is_platform_admin``, listed here so the console can show it beside the others.
 BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
-    "tenant_admin": ("Everything within the enterprise", PERMISSION_CODES),
-    "planner": ("Plans production; reads assets", frozenset({"assets.view", "users.view"})),
-    "operator": ("Reports on the shop floor; reads assets", frozenset({"assets.view"})),
-    "quality": ("Quality staff; reads assets", frozenset({"assets.view"})),
-    "maintenance": ("Maintains equipment; edits assets", frozenset({"assets.view", "assets.edit"})),
-    "viewer": ("Reads everything, changes nothing", frozenset({"assets.view", "users.view"})),
+    "tenant_admin": (N_("Everything within the enterprise"), PERMISSION_CODES),
+    "planner": (N_("Plans production; reads assets"), frozenset({"assets.view", "users.view"})),
+    "operator": (N_("Reports on the shop floor; reads assets"), frozenset({"assets.view"})),
+    "quality": (N_("Quality staff; reads assets"), frozenset({"assets.view"})),
+    "maintenance": (N_("Maintains equipment; edits assets"), frozenset({"assets.view", "assets.edit"})),
+    "viewer": (N_("Reads everything, changes nothing"), frozenset({"assets.view", "users.view"})),
 }
