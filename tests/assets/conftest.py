@@ -48,11 +48,15 @@ def world_factory(client: TestClient, actor_factory: Callable[..., Any]) -> Call
             client, h, "equipment-types", {"name": "DMU 50", "manufacturer": "DMG MORI", "model": "DMU 50 3rd"}
         )
         ids["type_tag"] = _post(
-            client, h, "tags",
+            client,
+            h,
+            "tags",
             {"equipment_type_id": ids["equipment_type"], "name": "spindle_speed", "unit": "rpm", "data_type": "float"},
         )
         ids["equipment"] = _post(
-            client, h, "equipment",
+            client,
+            h,
+            "equipment",
             {"line_id": ids["line"], "name": "M-01", "equipment_type_id": ids["equipment_type"], "serial_number": "S1"},
         )
         ids["tag"] = _post(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 
-from hexmill.assets import service
+from hexmill.assets import aas, io, service
 from hexmill.assets.filters import (
     AREA_FILTERS,
     EQUIPMENT_FILTERS,
@@ -25,6 +25,7 @@ from hexmill.assets.schemas import (
     EquipmentTypeRead,
     EquipmentTypeUpdate,
     EquipmentUpdate,
+    ImportResult,
     LineCreate,
     LineRead,
     LineUpdate,
@@ -315,3 +316,100 @@ def delete_tag(tag_id: ObjectId, db: DbSession, ctx: Editor) -> Response:
     """Delete a tag."""
     service.delete_tag(db, ctx, tag_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- import and export ---------------------------------------------------------------------------
+
+Upload = Annotated[UploadFile, File(description="The file to import.")]
+MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "aasx": aas.AASX_MEDIA_TYPE}
+
+
+def _read_upload(upload: UploadFile, limit: int) -> bytes:
+    """Return an upload's bytes, reading at most one byte past ``limit`` (the parsers refuse more)."""
+    return upload.file.read(limit + 1)
+
+
+def _guess(upload: UploadFile, default: str) -> str:
+    name = (upload.filename or "").lower()
+    kind = (upload.content_type or "").lower()
+    if name.endswith(".json") or "json" in kind:
+        return "json"
+    if name.endswith(".csv") or "csv" in kind:
+        return "csv"
+    if name.endswith(".aasx") or "asset-administration-shell-package" in kind or "zip" in kind:
+        return "aasx"
+    return default
+
+
+@router.post("/assets/import", response_model=ImportResult, tags=[TAG])
+def import_assets(
+    db: DbSession,
+    ctx: Editor,
+    file: Upload,
+    fmt: Annotated[
+        Literal["csv", "json"] | None, Query(alias="format", description="Default: from the file name.")
+    ] = None,
+) -> ImportResult:
+    """Import sites, areas, lines, equipment, types and tags from CSV or JSON.
+
+    The whole file is validated first; a file with any error imports nothing and the answer lists
+    every error with its row and column (CSV) or field path (JSON). Objects are matched by their
+    names within their parent: existing ones are updated, new ones created, none deleted.
+    """
+    chosen = fmt or _guess(file, "csv")
+    data = _read_upload(file, io.MAX_BYTES)
+    records = io.parse_json(data) if chosen == "json" else io.parse_csv(data)
+    counts = service.import_records(db, ctx, records)
+    return ImportResult(created=counts.created, updated=counts.updated)
+
+
+@router.get(
+    "/assets/export",
+    tags=[TAG],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "The hierarchy as a file."}},
+)
+def export_assets(
+    db: DbSession, ctx: Viewer, fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "json"
+) -> Response:
+    """Export the whole hierarchy (types and their tags first, then site by site) as CSV or JSON."""
+    records = service.export_records(db, ctx)
+    body = io.render_csv(records) if fmt == "csv" else io.render_json(records)
+    return Response(
+        body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="assets.{fmt}"'}
+    )
+
+
+@router.get(
+    "/equipment/{equipment_id}/aas",
+    tags=[TAG],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}, aas.AASX_MEDIA_TYPE: {}}, "description": "The shell."}},
+)
+def export_equipment_aas(
+    equipment_id: ObjectId,
+    db: DbSession,
+    ctx: Viewer,
+    fmt: Annotated[Literal["json", "aasx"], Query(alias="format")] = "json",
+) -> Response:
+    """Export one piece of equipment as an Asset Administration Shell (AAS 3.0), as JSON or AASX."""
+    body = aas.export_equipment(db, ctx, equipment_id, fmt)
+    return Response(
+        body,
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="equipment-{equipment_id}.{fmt}"'},
+    )
+
+
+@router.post("/equipment/aas", response_model=EquipmentRead, status_code=status.HTTP_201_CREATED, tags=[TAG])
+def import_equipment_aas(
+    db: DbSession,
+    ctx: Editor,
+    file: Upload,
+    line_id: Annotated[int, Query(ge=1, le=2**31 - 1, description="The line or work centre to put it on.")],
+    fmt: Annotated[Literal["json", "aasx"] | None, Query(alias="format", description="Default: from the file.")] = None,
+) -> Any:
+    """Create equipment from an Asset Administration Shell (JSON or AASX) with its tags."""
+    data = _read_upload(file, aas.MAX_BYTES)
+    chosen = fmt or ("aasx" if data.startswith(b"PK") else _guess(file, "json"))
+    return aas.import_equipment(db, ctx, line_id=line_id, data=data, fmt="aasx" if chosen == "aasx" else "json")

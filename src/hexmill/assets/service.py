@@ -29,6 +29,7 @@ from hexmill.assets.filters import (
     SITE_FILTERS,
     TAG_FILTERS,
 )
+from hexmill.assets.io import Record
 from hexmill.assets.models import Area, Equipment, EquipmentType, Line, Site, Tag
 from hexmill.core import audit
 from hexmill.core.context import Context
@@ -676,3 +677,176 @@ def get_equipment_with_tags(session: Session, ctx: Context, equipment_id: int) -
     if equipment is None:
         raise NotFound(N_("Equipment %(id)s not found."), id=equipment_id)
     return equipment
+
+
+# ---------------------------------------------------------------------------------------------
+# Import and export of the whole hierarchy
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """How many objects an import created, and how many existing ones it changed."""
+
+    created: int
+    updated: int
+
+
+def export_records(session: Session, ctx: Context) -> list[Record]:
+    """Return the enterprise's whole hierarchy as records: types first, then site by site, depth first."""
+    ctx.require(VIEW)
+    types = list(
+        session.scalars(select(EquipmentType).options(selectinload(EquipmentType.tags)).order_by(EquipmentType.name))
+    )
+    sites = session.scalars(
+        select(Site)
+        .options(
+            selectinload(Site.areas).selectinload(Area.lines).selectinload(Line.equipment).selectinload(Equipment.tags)
+        )
+        .order_by(Site.name)
+    )
+    type_names = {t.id: t.name for t in types}
+    out: list[Record] = []
+
+    def tag_fields(tag: Tag) -> dict[str, str]:
+        return {"unit": tag.unit, "data_type": tag.data_type, "description": tag.description}
+
+    for etype in types:
+        fields = {"manufacturer": etype.manufacturer, "model": etype.model, "description": etype.description}
+        out.append(Record("equipment_type", (etype.name,), fields))
+        out.extend(Record("type_tag", (etype.name, t.name), tag_fields(t)) for t in etype.tags)
+    for site in sites:
+        out.append(Record("site", (site.name,), {"description": site.description}))
+        for area in site.areas:
+            out.append(Record("area", (site.name, area.name), {"description": area.description}))
+            for line in area.lines:
+                path = (site.name, area.name, line.name)
+                out.append(Record("line", path, {"line_kind": line.kind, "description": line.description}))
+                for eq in line.equipment:
+                    fields = {
+                        "equipment_type": type_names.get(eq.equipment_type_id, "") if eq.equipment_type_id else "",
+                        "manufacturer": eq.manufacturer,
+                        "model": eq.model,
+                        "serial_number": eq.serial_number,
+                        "description": eq.description,
+                    }
+                    out.append(Record("equipment", (*path, eq.name), fields))
+                    out.extend(Record("tag", (*path, eq.name, t.name), tag_fields(t)) for t in eq.tags)
+    return out
+
+
+class _Existing:
+    """The enterprise's assets keyed by their paths of names, loaded in one query per table."""
+
+    def __init__(self, session: Session) -> None:
+        self.objects: dict[tuple[str, tuple[str, ...]], Any] = {}
+        sites = {s.id: s for s in session.scalars(select(Site))}
+        areas = {a.id: a for a in session.scalars(select(Area))}
+        lines = {li.id: li for li in session.scalars(select(Line))}
+        types = {t.id: t for t in session.scalars(select(EquipmentType))}
+        equipment = {e.id: e for e in session.scalars(select(Equipment))}
+        paths: dict[tuple[str, int], tuple[str, ...]] = {}
+        for kind, table, parent_kind, parent_attr in (
+            ("site", sites, None, None),
+            ("area", areas, "site", "site_id"),
+            ("line", lines, "area", "area_id"),
+            ("equipment", equipment, "line", "line_id"),
+            ("equipment_type", types, None, None),
+        ):
+            for obj in table.values():
+                prefix = paths[parent_kind, getattr(obj, parent_attr)] if parent_kind and parent_attr else ()
+                path = (*prefix, obj.name)
+                paths[kind, obj.id] = path
+                self.objects[kind, path] = obj
+        for tag in session.scalars(select(Tag)):
+            if tag.equipment_id is not None:
+                self.objects["tag", (*paths["equipment", tag.equipment_id], tag.name)] = tag
+            elif tag.equipment_type_id is not None:
+                self.objects["type_tag", (*paths["equipment_type", tag.equipment_type_id], tag.name)] = tag
+
+
+_PARENT: dict[str, tuple[str, str, str]] = {
+    # kind: (parent kind, column naming the parent, msgid when it is nowhere)
+    "area": ("site", "site", N_("No site %(name)s in the file or the enterprise.")),
+    "line": ("area", "area", N_("No area %(name)s in the file or the enterprise.")),
+    "equipment": ("line", "line", N_("No line %(name)s in the file or the enterprise.")),
+    "tag": ("equipment", "equipment", N_("No equipment %(name)s in the file or the enterprise.")),
+    "type_tag": ("equipment_type", "equipment_type", N_("No equipment type %(name)s in the file or the enterprise.")),
+}
+_MODEL_FIELDS: dict[str, dict[str, str]] = {
+    # record field -> model attribute, per kind (the equipment type reference is resolved apart)
+    "site": {"description": "description"},
+    "area": {"description": "description"},
+    "line": {"line_kind": "kind", "description": "description"},
+    "equipment": {
+        "manufacturer": "manufacturer",
+        "model": "model",
+        "serial_number": "serial_number",
+        "description": "description",
+    },
+    "equipment_type": {"manufacturer": "manufacturer", "model": "model", "description": "description"},
+    "type_tag": {"unit": "unit", "data_type": "data_type", "description": "description"},
+    "tag": {"unit": "unit", "data_type": "data_type", "description": "description"},
+}
+_MODELS: dict[str, type[Any]] = {
+    "site": Site, "area": Area, "line": Line, "equipment": Equipment, "equipment_type": EquipmentType,
+    "type_tag": Tag, "tag": Tag,
+}  # fmt: skip
+_PARENT_ATTR = {"area": "site", "line": "area", "equipment": "line", "tag": "equipment", "type_tag": "equipment_type"}
+
+
+def import_records(session: Session, ctx: Context, records: Sequence[Record]) -> ImportCounts:
+    """Create or update the hierarchy the records describe: all of it, or nothing.
+
+    Objects are matched by their path of names: one that exists is updated with the record's
+    fields, one that does not is created; nothing is deleted. Every parent and equipment type
+    a record names must be in the records or already in the enterprise; if any is missing,
+    InvalidInput lists each such record (by row and column) and nothing is written. Equipment
+    imported from a type does not get the type's tag templates: the file lists its tags.
+    """
+    ctx.require(EDIT)
+    tenant_id = ctx.require_tenant()
+    existing = _Existing(session)
+    known = set(existing.objects) | {(r.kind, r.path) for r in records}
+    errors: list[FieldError] = []
+    for rec in records:
+        if rec.kind in _PARENT:
+            parent_kind, column, message = _PARENT[rec.kind]
+            if (parent_kind, rec.path[:-1]) not in known:
+                errors.append(rec.error(column, message, name=rec.path[-2]))
+        type_name = rec.fields.get("equipment_type", "") if rec.kind == "equipment" else ""
+        if type_name and ("equipment_type", (type_name,)) not in known:
+            errors.append(
+                rec.error(
+                    "equipment_type", N_("No equipment type %(name)s in the file or the enterprise."), name=type_name
+                )
+            )
+    if errors:
+        raise InvalidInput(N_("The file has %(n)s errors; nothing was imported."), errors=errors, n=len(errors))
+
+    objects = dict(existing.objects)
+    created = updated = 0
+    order = {
+        kind: index
+        for index, kind in enumerate(("equipment_type", "type_tag", "site", "area", "line", "equipment", "tag"))
+    }
+    for rec in sorted(records, key=lambda r: order[r.kind]):
+        values = {attr: rec.fields[key] for key, attr in _MODEL_FIELDS[rec.kind].items()}
+        if rec.kind == "equipment":
+            type_name = rec.fields.get("equipment_type", "")
+            values["equipment_type"] = objects["equipment_type", (type_name,)] if type_name else None
+        obj = objects.get((rec.kind, rec.path))
+        if obj is None:
+            obj = _MODELS[rec.kind](tenant_id=tenant_id, name=rec.name, **values)
+            if rec.kind in _PARENT_ATTR:
+                parent_kind = _PARENT[rec.kind][0]
+                setattr(obj, _PARENT_ATTR[rec.kind], objects[parent_kind, rec.path[:-1]])
+            session.add(obj)
+            objects[rec.kind, rec.path] = obj
+            created += 1
+        elif any(getattr(obj, attr) != value for attr, value in values.items()):
+            _apply(obj, values)
+            updated += 1
+    session.flush()
+    audit.record(session, ctx, "assets.import", object_type="assets", detail={"created": created, "updated": updated})
+    return ImportCounts(created=created, updated=updated)
