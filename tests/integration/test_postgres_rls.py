@@ -78,28 +78,26 @@ def tenant_tables(conn: Connection) -> list[Table]:
     return [t for t in metadata.sorted_tables if t.name in in_db]
 
 
+_PLAIN_VALUES: dict[type, Callable[[], Any]] = {
+    bool: lambda: False,
+    int: lambda: 1,
+    float: lambda: 1.0,
+    decimal.Decimal: lambda: decimal.Decimal(1),
+    dt.datetime: lambda: dt.datetime.now(dt.UTC),
+    dt.date: lambda: dt.datetime.now(dt.UTC).date(),
+    dict: dict,
+    list: list,
+}
+
+
 def _value(table: Table, column: Any) -> Any:
     kind = column.type.python_type
     if kind is str:
         length = getattr(column.type, "length", None) or 32
         return ("r" + uuid.uuid4().hex)[:length]
-    if kind is bool:
-        return False
-    if kind is int:
-        return 1
-    if kind is float:
-        return 1.0
-    if kind is decimal.Decimal:
-        return decimal.Decimal(1)
-    if kind is dt.datetime:
-        return dt.datetime.now(dt.UTC)
-    if kind is dt.date:
-        return dt.datetime.now(dt.UTC).date()
-    if kind is dict:
-        return {}
-    if kind is list:
-        return []
-    msg = f"no generic value for {table.name}.{column.name} ({column.type}); extend _value"
+    if kind in _PLAIN_VALUES:
+        return _PLAIN_VALUES[kind]()
+    msg = f"no generic value for {table.name}.{column.name} ({column.type}); extend _PLAIN_VALUES"
     raise AssertionError(msg)
 
 
