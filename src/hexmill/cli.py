@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session
 from rich.console import Console
+from rich.table import Table
 
 from hexmill.core.config import get_settings
 
@@ -98,9 +99,12 @@ def demo(
     engine = _engine()
     logins = seed_demo(engine, console=out)
     engine.dispose()
-    out.print("\n[bold]Demo logins[/bold] (password for all: [bold]" + logins.password + "[/bold])")
+    table = Table(title=f"Demo logins — password for all: {logins.password}", title_justify="left")
+    table.add_column("login", style="bold")
+    table.add_column("role, enterprise")
     for username, what in logins.users:
-        out.print(f"  {username:<16} {what}")
+        table.add_row(username, what)
+    out.print(table)
     if serve_after:
         serve(host=host, port=port, migrate=False)
 
