@@ -358,8 +358,8 @@ def import_assets(
     """
     chosen = fmt or _guess(file, "csv")
     data = _read_upload(file, io.MAX_BYTES)
-    records = io.parse_json(data) if chosen == "json" else io.parse_csv(data)
-    counts = service.import_records(db, ctx, records)
+    parsed = io.read_json(data) if chosen == "json" else io.read_csv(data)
+    counts = service.import_records(db, ctx, parsed.records, errors=parsed.errors)
     return ImportResult(created=counts.created, updated=counts.updated)
 
 

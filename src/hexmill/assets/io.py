@@ -25,7 +25,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from hexmill.core.errors import FieldError, InvalidInput
@@ -95,6 +95,7 @@ class Record:
     fields: Mapping[str, str]
     row: int | None = field(default=None, compare=False)
     where: str | None = field(default=None, compare=False)
+    valid: bool = field(default=True, compare=False)
 
     @property
     def name(self) -> str:
@@ -128,6 +129,22 @@ class _Errors:
             raise InvalidInput(
                 N_("The file has %(n)s errors; nothing was imported."), errors=self.items, n=len(self.items)
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """The records a file holds (some perhaps marked invalid) and the errors found in it."""
+
+    records: list[Record]
+    errors: list[FieldError]
+
+    def valid_records(self) -> list[Record]:
+        """Return the records, or raise InvalidInput listing every error."""
+        if self.errors:
+            raise InvalidInput(
+                N_("The file has %(n)s errors; nothing was imported."), errors=self.errors, n=len(self.errors)
+            )
+        return self.records
 
 
 def _file_error(detail: str, **params: Any) -> InvalidInput:
@@ -166,11 +183,16 @@ def _record(
     where: str | None = None,
     check_ancestors: bool = True,
 ) -> Record | None:
-    """Validate the cells of one object; return its record, or None after adding its errors."""
+    """Validate the cells of one object and return its record, adding any errors.
+
+    A record whose path is sound but whose other fields are not comes back marked invalid: it
+    still vouches for its path, so its children are not reported as orphans. A record whose path
+    is not sound comes back as None.
+    """
     path_cols = PATH_OF[kind]
     defaults = FIELDS_OF[kind]
     probe = Record(kind, ("",), {}, row=row, where=where)
-    ok = True
+    path_ok = fields_ok = True
     path: list[str] = []
     for column in path_cols:
         value, problem = _check_value(column, cells.get(column, ""))
@@ -178,7 +200,7 @@ def _record(
         if not value:
             problem = N_("Required.")
         if problem is not None:
-            ok = False
+            path_ok = False
             if own or check_ancestors:
                 errors.add(probe.error(column, problem, limit=LIMITS[column]))
         path.append(value)
@@ -186,10 +208,10 @@ def _record(
     for column, default in defaults.items():
         value, problem = _check_value(column, cells.get(column, "")) if cells.get(column) else (default, None)
         if problem is not None:
-            ok = False
+            fields_ok = False
             errors.add(probe.error(column, problem, limit=LIMITS[column]))
         values[column] = value
-    return Record(kind, tuple(path), values, row=row, where=where) if ok else None
+    return Record(kind, tuple(path), values, row=row, where=where, valid=fields_ok) if path_ok else None
 
 
 def _check_duplicates(records: Iterable[Record], errors: _Errors) -> None:
@@ -266,11 +288,15 @@ def _csv_row(header: list[str], number: int, cells_list: list[str], errors: _Err
         params = {"record": cells["record"].strip()}
         errors.add(FieldError(N_("Must be empty in a %(record)s row."), row=number, column=column, params=params))
     rec = _record(kind, cells, errors, row=number)
-    return rec if not unused else None
+    return replace(rec, valid=False) if rec is not None and unused else rec
 
 
-def parse_csv(data: bytes) -> list[Record]:
-    """Return the records of a CSV file, or raise InvalidInput listing every error by row and column."""
+def read_csv(data: bytes) -> Parsed:
+    """Return the records of a CSV file and every error in it, by row and column.
+
+    Raises InvalidInput at once only when the file as a whole cannot be read (not UTF-8, not
+    CSV, no or a wrong header, too large).
+    """
     rows = _read_rows(data)
     header = [cell.strip().lower() for cell in rows[0]]
     _check_header(header)
@@ -283,8 +309,12 @@ def parse_csv(data: bytes) -> list[Record]:
         if rec is not None:
             records.append(rec)
     _check_duplicates(records, errors)
-    errors.raise_if_any()
-    return records
+    return Parsed(records, errors.items)
+
+
+def parse_csv(data: bytes) -> list[Record]:
+    """Return the records of a CSV file, or raise InvalidInput listing every error by row and column."""
+    return read_csv(data).valid_records()
 
 
 def render_csv(records: Iterable[Record]) -> bytes:
@@ -356,8 +386,8 @@ def _walk(
                 _walk(child_kind, obj[key], where=f"{here}.{key}", parent=child_parent, errors=errors, records=records)
 
 
-def parse_json(data: bytes) -> list[Record]:
-    """Return the records of a JSON document, or raise InvalidInput listing every error by field."""
+def read_json(data: bytes) -> Parsed:
+    """Return the records of a JSON document and every error in it, by field path."""
     if len(data) > MAX_BYTES:
         raise _file_error(N_("The file is larger than %(limit)s bytes."), limit=MAX_BYTES)
     try:
@@ -382,8 +412,12 @@ def parse_json(data: bytes) -> list[Record]:
     )
     _walk("site", doc.get("sites", []), where="sites", parent={}, errors=errors, records=records)
     _check_duplicates(records, errors)
-    errors.raise_if_any()
-    return records
+    return Parsed(records, errors.items)
+
+
+def parse_json(data: bytes) -> list[Record]:
+    """Return the records of a JSON document, or raise InvalidInput listing every error by field."""
+    return read_json(data).valid_records()
 
 
 def to_document(records: Iterable[Record]) -> dict[str, Any]:

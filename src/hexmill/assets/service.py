@@ -795,34 +795,39 @@ _MODELS: dict[str, type[Any]] = {
 _PARENT_ATTR = {"area": "site", "line": "area", "equipment": "line", "tag": "equipment", "type_tag": "equipment_type"}
 
 
-def import_records(session: Session, ctx: Context, records: Sequence[Record]) -> ImportCounts:
+def import_records(
+    session: Session, ctx: Context, records: Sequence[Record], *, errors: Sequence[FieldError] = ()
+) -> ImportCounts:
     """Create or update the hierarchy the records describe: all of it, or nothing.
 
     Objects are matched by their path of names: one that exists is updated with the record's
     fields, one that does not is created; nothing is deleted. Every parent and equipment type
     a record names must be in the records or already in the enterprise; if any is missing,
-    InvalidInput lists each such record (by row and column) and nothing is written. Equipment
-    imported from a type does not get the type's tag templates: the file lists its tags.
+    InvalidInput lists each such record (by row and column) and nothing is written. ``errors``
+    are those the parser found (``io.read_csv``); they are reported together with these, so one
+    answer lists everything wrong with the file. Equipment imported from a type does not get the
+    type's tag templates: the file lists its tags.
     """
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
     existing = _Existing(session)
     known = set(existing.objects) | {(r.kind, r.path) for r in records}
-    errors: list[FieldError] = []
+    problems: list[FieldError] = list(errors)
     for rec in records:
         if rec.kind in _PARENT:
             parent_kind, column, message = _PARENT[rec.kind]
             if (parent_kind, rec.path[:-1]) not in known:
-                errors.append(rec.error(column, message, name=rec.path[-2]))
+                problems.append(rec.error(column, message, name=rec.path[-2]))
         type_name = rec.fields.get("equipment_type", "") if rec.kind == "equipment" else ""
         if type_name and ("equipment_type", (type_name,)) not in known:
-            errors.append(
+            problems.append(
                 rec.error(
                     "equipment_type", N_("No equipment type %(name)s in the file or the enterprise."), name=type_name
                 )
             )
-    if errors:
-        raise InvalidInput(N_("The file has %(n)s errors; nothing was imported."), errors=errors, n=len(errors))
+    if problems:
+        problems.sort(key=lambda e: (e.row or 0, e.field or ""))
+        raise InvalidInput(N_("The file has %(n)s errors; nothing was imported."), errors=problems, n=len(problems))
 
     objects = dict(existing.objects)
     created = updated = 0
