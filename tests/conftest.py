@@ -113,8 +113,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 @pytest.fixture(scope="session")
 def app(settings: Settings):  # type: ignore[no-untyped-def]
-    """Return the ASGI app on the test database."""
-    return create_app(settings)
+    """Return the ASGI app on the test database; its connections are closed at the end."""
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
 
 
 @pytest.fixture

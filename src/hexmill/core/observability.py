@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -30,12 +31,31 @@ class Metrics:
     async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Count and time every request by its route template (not its raw path)."""
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        self.requests.labels(request.method, template, str(response.status_code)).inc()
-        self.latency.labels(request.method, template).observe(time.perf_counter() - start)
+        status = "500"  # an exception passing through here becomes the server error handler's 500
+        try:
+            response = await call_next(request)
+            status = str(response.status_code)
+        finally:
+            template = route_template(request.scope)
+            self.requests.labels(request.method, template, status).inc()
+            self.latency.labels(request.method, template).observe(time.perf_counter() - start)
         return response
+
+
+def route_template(scope: Mapping[str, Any]) -> str:
+    """Return the full path template of the route that answered (``/api/v1/parks/{park_id}``).
+
+    This FastAPI keeps included routers as branches and puts the route itself in the scope, with
+    its path relative to its router; the full template, prefixes included, is on the effective
+    route context it records. Older versions copied routes with their prefix into the app, so
+    the route's own path is the fallback. Requests no route matched share one label.
+    """
+    effective = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(effective, "path_format", None)
+    if not template:
+        route = scope.get("route")
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else "unmatched"
 
 
 @router.get("/healthz")
