@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.assets.conftest import API, World
 
@@ -194,9 +195,7 @@ def test_tree_nests_the_hierarchy(client: TestClient, world: World, world_factor
     ]
 
 
-def test_tree_takes_a_fixed_number_of_queries(client: TestClient, world: World, engine) -> None:
-    from sqlalchemy import event
-
+def test_tree_takes_a_fixed_number_of_queries(client: TestClient, world: World) -> None:
     h = world.headers
     statements: list[str] = []
 
@@ -253,7 +252,7 @@ def test_rename_onto_a_sibling_is_a_conflict(client: TestClient, world: World) -
 
 
 @pytest.mark.parametrize(
-    ("key", "path", "field", "word"),
+    "case",
     [
         ("site", "sites", "areas", "Suzhou plant"),
         ("area", "areas", "lines", "Hall 1"),
@@ -261,9 +260,8 @@ def test_rename_onto_a_sibling_is_a_conflict(client: TestClient, world: World) -
         ("equipment_type", "equipment-types", "equipment", "DMU 50"),
     ],
 )
-def test_deleting_a_parent_with_children_is_refused(
-    client: TestClient, world: World, key: str, path: str, field: str, word: str
-) -> None:
+def test_deleting_a_parent_with_children_is_refused(client: TestClient, world: World, case: tuple) -> None:
+    key, path, field, word = case
     response = client.delete(f"{API}/{path}/{world.ids[key]}", headers=world.headers)
     assert response.status_code == 409
     assert response.json()["field"] == field
@@ -395,7 +393,7 @@ def test_lists_show_only_the_own_enterprise(client: TestClient, world: World, wo
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "field"),
+    "case",
     [
         ("areas", lambda ids: {"site_id": ids["site"], "name": "x"}, "site_id"),
         ("lines", lambda ids: {"area_id": ids["area"], "name": "x"}, "area_id"),
@@ -404,9 +402,8 @@ def test_lists_show_only_the_own_enterprise(client: TestClient, world: World, wo
         ("tags", lambda ids: {"equipment_type_id": ids["equipment_type"], "name": "x"}, "equipment_type_id"),
     ],
 )
-def test_cannot_attach_to_another_enterprises_parent(
-    client: TestClient, world: World, world_factory, path: str, body: Callable, field: str
-) -> None:
+def test_cannot_attach_to_another_enterprises_parent(client: TestClient, world: World, world_factory, case) -> None:
+    path, body, field = case
     intruder = world_factory()
     response = client.post(f"{API}/{path}", json=body(world.ids), headers=intruder.headers)
     assert response.status_code == 422

@@ -215,10 +215,13 @@ def test_json_import_needs_parents_in_file_or_enterprise(client: TestClient, wor
 
 # -- properties of the pure parser and renderer ------------------------------------------------
 
-NAME_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\ufeff\x85")
+NAME_CHARS = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\ufffe\uffff")
 names = st.text(NAME_CHARS, min_size=1, max_size=12).map(str.strip).filter(bool)
 short = st.text(NAME_CHARS, max_size=10).map(str.strip)
-descriptions = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+descriptions = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff") | st.sampled_from("\t\r\n"),
+    max_size=30,
+)
 
 
 @st.composite

@@ -1,12 +1,12 @@
 """One piece of equipment as an Asset Administration Shell (IDTA AAS 3.0), as JSON or AASX, and back.
 
 The shell carries one submodel, ``Nameplate`` (nameplate-like, not the IDTA Digital Nameplate
-template): properties ``ManufacturerName``, ``ManufacturerProductDesignation``, ``SerialNumber``,
+template): properties ``EquipmentName``, ``ManufacturerName``, ``ManufacturerProductDesignation``, ``SerialNumber``,
 ``EquipmentType`` and ``Description``, and a collection ``Tags`` with one property per tag. A
 tag's property has the tag's data type as its value type (float → xs:double, integer → xs:long,
 boolean → xs:boolean, string → xs:string), the tag's own name as its display name (idShorts
 allow fewer characters than tag names), and its unit and description as qualifiers. The
-equipment's name is the shell's display name.
+equipment's name is also the shell's display name (cut to the 128 characters AAS allows there).
 
 This module is the only one importing ``basyx``.
 """
@@ -49,6 +49,7 @@ _VALUE_TYPES: Final[dict[str, type[Any]]] = {
 }
 _DATA_TYPES: Final = {v: k for k, v in _VALUE_TYPES.items()}
 _NAMEPLATE: Final = {
+    "name": "EquipmentName",
     "manufacturer": "ManufacturerName",
     "model": "ManufacturerProductDesignation",
     "serial_number": "SerialNumber",
@@ -130,7 +131,7 @@ def build(shell: Shell, *, identifier: str) -> tuple[model.DictIdentifiableStore
     aas = model.AssetAdministrationShell(
         id_=shell_id,
         id_short=_id_short(shell.name, set()),
-        display_name=model.MultiLanguageNameType({"en": shell.name}),
+        display_name=model.MultiLanguageNameType({"en": shell.name[:128]}),
         asset_information=model.AssetInformation(asset_kind=model.AssetKind.INSTANCE, global_asset_id=identifier),
         submodel={model.ModelReference.from_referable(submodel)},
     )
@@ -215,9 +216,11 @@ def parse(data: bytes, fmt: Format) -> Shell:
     )
     tags = elements.get(TAGS)
     names = shell.display_name or {}
+    fields = {key: _text(elements.get(id_short)) for key, id_short in _NAMEPLATE.items()}
+    # Shells from other tools may lack our EquipmentName: fall back on their display name or idShort.
+    fields["name"] = fields["name"] or names.get("en") or next(iter(names.values()), None) or str(shell.id_short or "")
     return Shell(
-        name=names.get("en") or next(iter(names.values()), None) or str(shell.id_short or ""),
-        **{key: _text(elements.get(id_short)) for key, id_short in _NAMEPLATE.items()},
+        **fields,
         tags=tuple(_tag_spec(e) for e in tags.value) if isinstance(tags, model.SubmodelElementCollection) else (),
     )
 

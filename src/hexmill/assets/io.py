@@ -79,7 +79,9 @@ LIMITS: Final[dict[str, int]] = {
 # Columns whose JSON key differs: a record's own name is "name", a line's kind is "kind".
 JSON_KEY: Final[dict[str, str]] = {"line_kind": "kind"}
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The same character rules as the API's schemas (and surrogates, which JSON escapes can make).
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +166,8 @@ def _check_value(column: str, value: str) -> tuple[str, str | None]:
     if len(value) > limit:
         return value, N_("Too long: at most %(limit)s characters.")
     if column == "description":
-        return value, N_("Must not contain NUL characters.") if "\x00" in value else None
-    if _CONTROL.search(value):
+        return value, N_("Must not contain control characters.") if _NOT_TEXT.search(value) else None
+    if _NOT_ONE_LINE.search(value):
         return value, N_("Must be one line of text.")
     if column == "line_kind" and value not in LINE_KINDS:
         return value, N_("Must be line or work_centre.")

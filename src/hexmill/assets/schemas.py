@@ -9,16 +9,18 @@ from pydantic import Field, StringConstraints, model_validator
 
 from hexmill.core.schemas import Input, Output
 
-# Names and short fields are one line of printable text; PostgreSQL refuses NUL in any text.
-_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-_NO_NUL = r"^[^\x00]*$"
+# Names and short fields are one line of printable text; descriptions may hold tabs and line
+# breaks. Both keep to the characters XML allows, since they travel in AAS files, and PostgreSQL
+# refuses NUL in any text.
+_ONE_LINE = r"^[^\x00-\x1f\x7f\ufffe\uffff]*$"
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*$"
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_ONE_LINE)]
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=_ONE_LINE)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=_ONE_LINE)]
 Serial = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=_ONE_LINE)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=_ONE_LINE)]
-Description = Annotated[str, StringConstraints(max_length=2000, pattern=_NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=_TEXT)]
 RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 LineKind = Literal["line", "work_centre"]
 DataType = Literal["float", "integer", "boolean", "string"]
