@@ -34,7 +34,7 @@ def _failed(request: Request, url: str, exc: HexmillError) -> Response:
 
 
 def _confirmed(form: Any) -> bool:
-    return form.get("confirm") == "yes"
+    return bool(form.get("confirm") == "yes")
 
 
 def _confirm_page(request: Request, *, question: str, action: str, back: str, **params: Any) -> Response:

@@ -51,7 +51,7 @@ def values(form: FormData, names: Iterable[str], *, lists: Iterable[str] = ()) -
 
 def _pydantic_errors(exc: ValidationError) -> FormErrors:
     errors = FormErrors()
-    raw = list(exc.errors())
+    raw: list[dict[str, Any]] = [dict(err) for err in exc.errors()]
     problem = validation_problem(raw)
     for item, err in zip(problem["errors"], raw, strict=True):
         detail = item["detail"]

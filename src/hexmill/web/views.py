@@ -37,12 +37,9 @@ def mount(app: FastAPI) -> None:
     """Mount the console pages, the domains' pages and the static files on ``app``."""
     app.include_router(router)
     app.include_router(admin.router)
-    try:
-        from hexmill.assets import views as asset_views  # noqa: PLC0415 - pages load when mounted, not on import
-    except ImportError:  # the assets domain ships its pages once its service exists
-        asset_views = None
-    if asset_views is not None:
-        app.include_router(asset_views.router)
+    from hexmill.assets.views import router as asset_pages  # noqa: PLC0415 - pages load when mounted, not on import
+
+    app.include_router(asset_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
