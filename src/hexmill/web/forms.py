@@ -60,7 +60,7 @@ def _pydantic_errors(exc: ValidationError) -> FormErrors:
             cause = (err.get("ctx") or {}).get("error")
             detail = gettext(str(cause)) if cause is not None else detail
         errors.fields.setdefault(item["field"], detail)
-    errors.summary = problem["detail"]
+    # The page's own summary ("Please correct the marked fields.") reads better than the API's count.
     return errors
 
 

@@ -81,7 +81,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             **context,
         )
     )
-    response = HTMLResponse(html, status_code=status_code)
+    # Console pages show account data (and once, a token's secret): keep them out of caches.
+    response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
     if flashes:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
