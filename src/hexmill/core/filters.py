@@ -17,6 +17,8 @@ from hexmill.core.i18n import N_
 
 Op = Literal["eq", "icontains", "startswith", "gte", "lt"]
 MAX_FILTER_LENGTH = 200
+# Integer filters compare with 32-bit columns: larger values match nothing, and SQLite cannot bind them.
+MAX_FILTER_INT = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ def _convert(kind: type, raw: Any) -> Any:
     if isinstance(raw, kind):
         if kind is str and len(raw) > MAX_FILTER_LENGTH:
             raise ValueError(raw)
+        if kind is int and isinstance(raw, int) and not -MAX_FILTER_INT - 1 <= raw <= MAX_FILTER_INT:
+            raise ValueError(raw)
         return raw
     if kind is bool:
         text = str(raw).lower()
@@ -113,6 +117,8 @@ def _convert(kind: type, raw: Any) -> Any:
         return value
     if kind is str and len(str(raw)) > MAX_FILTER_LENGTH:
         raise ValueError(raw)
+    if kind is int:
+        return _convert(int, int(raw))
     return kind(raw)
 
 
