@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -153,11 +154,10 @@ def to_aasx(shell: Shell, *, identifier: str) -> bytes:
     AAS 3.0 (and the IDTA test engines) refuse, while the JSON form is the same in both.
     """
     store, shell_id = build(shell, identifier=identifier)
+    files = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]  # basyx leaves it unannotated
     buf = io.BytesIO()
     with aasx.AASXWriter(buf, failsafe=False) as writer:
-        writer.write_aas(
-            aas_ids=[shell_id], object_store=store, file_store=aasx.DictSupplementaryFileContainer(), write_json=True
-        )
+        writer.write_aas(aas_ids=[shell_id], object_store=store, file_store=files, write_json=True)
     return buf.getvalue()
 
 
@@ -174,7 +174,8 @@ def _read(data: bytes, fmt: Format) -> model.DictIdentifiableStore[model.Identif
             read_aas_json_file_into(store, io.BytesIO(data), failsafe=False)
         else:
             with aasx.AASXReader(io.BytesIO(data), failsafe=False) as reader:
-                reader.read_into(store, aasx.DictSupplementaryFileContainer())
+                files = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]  # basyx: unannotated
+                reader.read_into(store, files)
     except (*_BASYX_ERRORS, RecursionError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise _invalid(N_("The file is not a valid Asset Administration Shell.")) from exc
     return store
@@ -190,7 +191,7 @@ def _tag_spec(element: model.SubmodelElement) -> TagSpec:
     if not isinstance(element, model.Property):
         raise _invalid(N_("Every tag must be a property."))
     qualifiers = {q.type: str(q.value) for q in element.qualifier if q.value is not None}
-    names = element.display_name or {}
+    names: Mapping[str, str] = element.display_name or {}
     return TagSpec(
         name=names.get("en") or next(iter(names.values()), None) or str(element.id_short),
         unit=qualifiers.get(UNIT, ""),
@@ -215,7 +216,7 @@ def parse(data: bytes, fmt: Format) -> Shell:
         {str(e.id_short): e for e in submodel.submodel_element} if submodel else {}
     )
     tags = elements.get(TAGS)
-    names = shell.display_name or {}
+    names: Mapping[str, str] = shell.display_name or {}
     fields = {key: _text(elements.get(id_short)) for key, id_short in _NAMEPLATE.items()}
     # Shells from other tools may lack our EquipmentName: fall back on their display name or idShort.
     fields["name"] = fields["name"] or names.get("en") or next(iter(names.values()), None) or str(shell.id_short or "")
@@ -271,7 +272,7 @@ def _validate(shell: Shell) -> Shell:
         tags = tuple(
             TagSpec(
                 **TagUpdate(name=t.name, unit=t.unit, data_type=t.data_type, description=t.description).model_dump()
-            )  # type: ignore[arg-type]
+            )
             for t in shell.tags
         )
     except ValidationError as exc:

@@ -836,7 +836,7 @@ def import_records(
         for index, kind in enumerate(("equipment_type", "type_tag", "site", "area", "line", "equipment", "tag"))
     }
     for rec in sorted(records, key=lambda r: order[r.kind]):
-        values = {attr: rec.fields[key] for key, attr in _MODEL_FIELDS[rec.kind].items()}
+        values: dict[str, Any] = {attr: rec.fields[key] for key, attr in _MODEL_FIELDS[rec.kind].items()}
         if rec.kind == "equipment":
             type_name = rec.fields.get("equipment_type", "")
             values["equipment_type"] = objects["equipment_type", (type_name,)] if type_name else None
