@@ -361,3 +361,11 @@ def test_audit_filter_with_a_bad_date_names_the_filter(client: TestClient, actor
     response = client.get("/api/v1/audit", params={"since": "yesterday"}, headers=admin.headers)
     assert response.status_code == 422
     assert response.json()["field"] == "since"
+
+
+def test_a_token_with_empty_scopes_holds_no_permission(client: TestClient, actor_factory) -> None:
+    empty = actor_factory(scopes=[])
+    me = client.get("/api/v1/me", headers=empty.headers)
+    assert me.status_code == 200
+    assert me.json()["permissions"] == []
+    assert client.get("/api/v1/audit", headers=empty.headers).status_code == 403

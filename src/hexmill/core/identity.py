@@ -533,13 +533,13 @@ def create_token(
     """Create an API token for the acting user in the active tenant; return it and its secret.
 
     The secret is shown once: only its SHA-256 digest is stored. Scopes may only narrow the
-    user's own permissions; no scopes means all of them.
+    user's own permissions; omitted scopes (None) mean all of them, an empty list none.
     """
     tenant_id = ctx.require_tenant()
     if ctx.user_id is None:
         raise NotAuthenticated(N_("Tokens belong to a user."))
     allowed = set(ctx.permissions) | ({"platform.admin"} | PERMISSION_CODES if ctx.is_platform_admin else set())
-    requested = sorted(set(scopes)) if scopes else sorted(allowed)
+    requested = sorted(set(scopes)) if scopes is not None else sorted(allowed)
     beyond = sorted(set(requested) - allowed)
     if beyond:
         raise InvalidInput(
