@@ -123,9 +123,14 @@ def test_logout_ends_the_session_for_good(session_factory: sessionmaker[Session]
     actor = actor_factory()
     key = _session_for(session_factory, actor.user.id)
     with transaction(session_factory) as s:
-        identity.end_console_session(s, key)
+        identity.end_console_session(s, key, client="10.9.9.9")
     with transaction(session_factory) as s:
         assert identity.load_console_session(s, key, SESSIONS) is None
+        set_scope(s, ALL_TENANTS)
+        logged = s.scalar(select(AuditEntry).where(AuditEntry.action == "auth.logout",
+                                                   AuditEntry.user_id == actor.user.id))
+    assert logged is not None
+    assert logged.client == "10.9.9.9"
 
 
 def test_changing_the_password_ends_console_sessions(session_factory: sessionmaker[Session], actor_factory) -> None:

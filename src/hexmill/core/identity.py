@@ -658,9 +658,16 @@ def load_console_session(session: Session, key: str, limits: SessionLimits) -> t
     return row, user
 
 
-def end_console_session(session: Session, key: str) -> None:
+def end_console_session(session: Session, key: str, *, client: str | None = None) -> None:
     """End a console session for good: the row is deleted, the cookie is worthless after."""
-    session.execute(delete(ConsoleSession).where(ConsoleSession.key_hash == digest(key)))
+    row = session.scalar(select(ConsoleSession).where(ConsoleSession.key_hash == digest(key)))
+    if row is None:
+        return
+    user = session.get(User, row.user_id)
+    session.delete(row)
+    set_scope(session, ALL_TENANTS)
+    ctx = Context(user_id=row.user_id, username=user.username if user else None, tenant_id=None, client=client)
+    audit.record(session, ctx, "auth.logout")
 
 
 def purge_expired(session: Session, limits: SessionLimits, login_window: timedelta) -> None:
@@ -685,7 +692,10 @@ def switch_console_tenant(session: Session, row: ConsoleSession, user: User, ten
     elif tenant_id not in {t.id for t in user_tenants(session, user)}:
         raise NotFound(N_("Enterprise %(id)s not found."), id=tenant_id)
     row.tenant_id = tenant_id
-    session.flush()
+    ctx = Context(user_id=user.id, username=user.username, tenant_id=tenant_id, is_platform_admin=user.is_platform_admin)
+    with widened(session):
+        audit.record(session, ctx, "auth.switch_tenant", object_type="tenant", object_id=tenant_id)
+        session.flush()
 
 
 def set_console_locale(session: Session, row: ConsoleSession, locale: str) -> None:

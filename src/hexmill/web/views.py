@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hexmill.core import identity
 from hexmill.core.db import transaction
-from hexmill.core.deps import SESSION_COOKIE, DbSession, get_sessionmaker, get_settings_dep, login
+from hexmill.core.deps import SESSION_COOKIE, DbSession, client_address, get_sessionmaker, get_settings_dep, login
 from hexmill.core.errors import HexmillError
 from hexmill.core.i18n import N_, get_locale, normalise, set_locale
 from hexmill.core.models import ConsoleSession
@@ -126,7 +126,7 @@ async def login_submit(request: Request, form: Form) -> Response:
 def logout(request: Request, db: DbSession, page: Console) -> Response:
     """End the console session for good: its row is deleted, the cookie worthless."""
     set_scope(db, ALL_TENANTS)
-    identity.end_console_session(db, page.key)
+    identity.end_console_session(db, page.key, client=client_address(request))
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return flash(request, response, N_("You have been logged out."))
