@@ -46,6 +46,8 @@ _VALIDATION_MESSAGES: dict[str, str] = {
     "too_long": N_("Too many items: at most %(max_length)s."),
     "datetime_parsing": N_("Must be a date and time (RFC 3339)."),
     "datetime_type": N_("Must be a date and time (RFC 3339)."),
+    "datetime_from_date_parsing": N_("Must be a date and time (RFC 3339)."),
+    "timezone_aware": N_("Must be a date and time (RFC 3339)."),  # RFC 3339 times carry their offset
     "literal_error": N_("Must be one of %(expected)s."),
     "enum": N_("Must be one of %(expected)s."),
 }
@@ -63,7 +65,8 @@ def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
         loc = [str(p) for p in err.get("loc", ())]
         if loc and loc[0] in {"body", "query", "path", "header", "cookie"}:
             loc = loc[1:]
-        field = ".".join(loc) or "body"
+        # A JSON syntax error is located by character offset, which is no field: name the body.
+        field = "body" if err.get("type") == "json_invalid" else ".".join(loc) or "body"
         msgid = _VALIDATION_MESSAGES.get(err.get("type", ""))
         if msgid:
             ctx = {k: v if isinstance(v, int | float | str) else str(v) for k, v in (err.get("ctx") or {}).items()}

@@ -102,6 +102,9 @@ def _convert(kind: type, raw: Any) -> Any:
             raise ValueError(raw)
         if kind is int and isinstance(raw, int) and not -MAX_FILTER_INT - 1 <= raw <= MAX_FILTER_INT:
             raise ValueError(raw)
+        # FastAPI has already parsed the query value; a naive time is still ambiguous (and was a 500).
+        if kind is datetime and raw.tzinfo is None:
+            raise ValueError(raw)
         return raw
     if kind is bool:
         text = str(raw).lower()

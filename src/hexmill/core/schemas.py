@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -136,7 +136,8 @@ class MemberRead(BaseModel):
 class TokenCreate(Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scopes: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(default=None, max_length=100)
-    expires_at: datetime | None = None
+    # Aware only: a naive time is ambiguous, and the UTC columns refuse it (it used to be a 500).
+    expires_at: AwareDatetime | None = None
 
 
 class TokenRead(Output):
