@@ -654,14 +654,13 @@ def delete_tag(session: Session, ctx: Context, tag_id: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def get_tree(session: Session, ctx: Context) -> list[Site]:
-    """Return the sites with their areas, lines and equipment loaded (four queries in all)."""
+def get_tree(session: Session, ctx: Context, *, include_tags: bool = False) -> list[Site]:
+    """Return the sites with their areas, lines and equipment loaded (four queries; five with tags)."""
     ctx.require(VIEW)
-    stmt = (
-        select(Site)
-        .options(selectinload(Site.areas).selectinload(Area.lines).selectinload(Line.equipment))
-        .order_by(Site.name)
-    )
+    equipment = selectinload(Site.areas).selectinload(Area.lines).selectinload(Line.equipment)
+    if include_tags:
+        equipment = equipment.selectinload(Equipment.tags)
+    stmt = select(Site).options(equipment).order_by(Site.name)
     return list(session.scalars(stmt))
 
 

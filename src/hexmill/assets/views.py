@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +46,6 @@ DATA_TYPE_LABELS = {
     "string": N_("Text"),
 }
 # The tree shows each machine's tags; one query fetches them all, up to this many.
-TREE_TAG_LIMIT = MAX_LIMIT * 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,18 +221,12 @@ def _crumbs(obj: Any) -> list[tuple[str, str]]:
 def asset_tree(request: Request, db: DbSession, page: Console) -> Response:
     """Show the asset tree: sites, areas, lines and work centres, equipment and its tags."""
     page.ctx.require_tenant()
-    sites = service.get_tree(db, page.ctx)
-    tags, _total = service.list_tags(db, page.ctx, limit=TREE_TAG_LIMIT)
-    tags_of: dict[int, list[Any]] = defaultdict(list)
-    for tag in tags:
-        if tag.equipment_id is not None:
-            tags_of[tag.equipment_id].append(tag)
+    sites = service.get_tree(db, page.ctx, include_tags=True)
     types, _total = service.list_equipment_types(db, page.ctx, limit=MAX_LIMIT)
     return render(
         request,
         "assets/tree.html",
         sites=sites,
-        tags_of=tags_of,
         types=types,
         can_edit=page.ctx.can(service.EDIT),
         kind_labels=LINE_KIND_LABELS,
