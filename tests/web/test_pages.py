@@ -364,3 +364,12 @@ def test_platform_admin_manages_parks_and_enterprises(browser: Browser, actor_fa
         f"/platform/enterprises/{tenant_id}", data={"name": enterprise + "-x", "csrf_token": token}
     ).text
     assert f"Enterprise {enterprise}-x saved." in page
+
+
+def test_platform_admin_audit_page_names_the_enterprise(browser_factory, actor_factory) -> None:
+    admin = actor_factory(platform_admin=True)
+    browser = browser_factory()
+    assert browser.login(admin.user.username).status_code == 303
+    page = browser.get("/audit")
+    assert page.status_code == 200
+    assert admin.tenant.name in page.text

@@ -330,6 +330,9 @@ def audit_log(request: Request, db: DbSession, page: Console) -> Response:
         limit=AUDIT_PAGE_SIZE,
         filters=AUDIT_FILTERS.filters,
         values=kept,
+        tenant_names={t.id: t.name for t in identity.list_tenants(db, page.ctx)}
+        if page.ctx.is_platform_admin
+        else None,
         errors=errors,
         prev_url=page_url(max(offset - AUDIT_PAGE_SIZE, 0)) if offset > 0 else None,
         next_url=page_url(offset + AUDIT_PAGE_SIZE) if offset + AUDIT_PAGE_SIZE < total else None,
