@@ -106,8 +106,11 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Return settings pointing at the test database."""
     return Settings(
-        database_url=database_url, data_dir=tmp_path_factory.mktemp("data"), secret_key="test-only-secret",
-        log_json=False, log_level="WARNING",
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key="test-only-secret",
+        log_json=False,
+        log_level="WARNING",
     )
 
 
@@ -164,14 +167,21 @@ def actor_factory(
     """Create a user with a role in a tenant (new by default) and an API token for them."""
 
     def make(
-        role: str = "tenant_admin", tenant: Tenant | None = None, *, platform_admin: bool = False,
+        role: str = "tenant_admin",
+        tenant: Tenant | None = None,
+        *,
+        platform_admin: bool = False,
         scopes: list[str] | None = None,
     ) -> Actor:
         tenant = tenant or tenant_factory()
         with transaction(session_factory) as s:
             set_scope(s, ALL_TENANTS)
             user = identity.create_platform_user(
-                s, Context.system(), username=unique("user"), password=PASSWORD, is_platform_admin=platform_admin,
+                s,
+                Context.system(),
+                username=unique("user"),
+                password=PASSWORD,
+                is_platform_admin=platform_admin,
             )
             set_scope(s, tenant.id)
             identity.add_member(s, Context.system(tenant.id), user=user, role_name=role)

@@ -92,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HexmillError)
     async def _domain(request: Request, exc: HexmillError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None  # noqa: PLR2004
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(exc.render(request.url.path), exc.status, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -103,23 +103,31 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         title = {404: N_("Not found"), 405: N_("Method not allowed")}.get(exc.status_code, N_("Error"))
-        body = {"type": PROBLEM_BASE + slug, "title": gettext(title), "status": exc.status_code,
-                "detail": gettext(title)}
+        body = {
+            "type": PROBLEM_BASE + slug,
+            "title": gettext(title),
+            "status": exc.status_code,
+            "detail": gettext(title),
+        }
         return problem_response(body, exc.status_code, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
-        body = {"type": PROBLEM_BASE + "internal-error", "title": gettext(N_("Internal error")), "status": 500,
-                "detail": gettext(N_("Something went wrong on our side; it has been logged."))}
+        body = {
+            "type": PROBLEM_BASE + "internal-error",
+            "title": gettext(N_("Internal error")),
+            "status": 500,
+            "detail": gettext(N_("Something went wrong on our side; it has been logged.")),
+        }
         return problem_response(body, 500)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app for ``settings`` (default: the environment's)."""
-    from hexmill.core.api import router as core_router
-    from hexmill.core.deps import pick_locale
-    from hexmill.core.logs import configure_logging
+    from hexmill.core.api import router as core_router  # noqa: PLC0415 - routers load when an app is built
+    from hexmill.core.deps import pick_locale  # noqa: PLC0415 - as above
+    from hexmill.core.logs import configure_logging  # noqa: PLC0415 - as above
 
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
@@ -155,7 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _domain_routers() -> list[Any]:
     """Return the API routers of the domains (each domain's ``api.router``)."""
-    from hexmill.assets.api import router as assets_router
+    from hexmill.assets.api import router as assets_router  # noqa: PLC0415 - domains load with the app
 
     return [assets_router]
 
@@ -163,7 +171,7 @@ def _domain_routers() -> list[Any]:
 def _mount_console(app: FastAPI) -> None:
     """Mount the web console (pages and static assets) if present."""
     try:
-        from hexmill.web.views import mount
+        from hexmill.web.views import mount  # noqa: PLC0415 - the console is optional
     except ImportError:
         return
     mount(app)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
-from typing import Annotated
-
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.orm import Session
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from hexmill.core.config import get_settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from sqlalchemy import Engine
+
+M = TypeVar("M", bound="BaseModel")
+T = TypeVar("T")
 
 app = typer.Typer(
     help="hexmill — open industrial internet platform.", no_args_is_help=True, pretty_exceptions_show_locals=False
@@ -28,7 +34,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from hexmill.core.db import make_engine
 
     settings = get_settings()
@@ -136,8 +142,14 @@ def create_tenant(
     from hexmill.core.context import Context
     from hexmill.core.schemas import TenantCreate
 
-    body = _validated(TenantCreate, name=name, registry_id=registry_id, industry_code=industry_code,
-                      region_code=region_code, size_class=size_class)
+    body = _validated(
+        TenantCreate,
+        name=name,
+        registry_id=registry_id,
+        industry_code=industry_code,
+        region_code=region_code,
+        size_class=size_class,
+    )
     with _system_session() as db:
         tenant = _run(lambda: identity.create_tenant(db, Context.system(), **body.model_dump()))
         out.print(f"created enterprise {tenant.id}: {tenant.name}")
@@ -156,14 +168,22 @@ def create_user(
     from hexmill.core.context import Context
     from hexmill.core.tenancy import set_scope
 
-    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if not sys.stdin.isatty()
+        else typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     )
     with _system_session() as db:
-        user = _run(lambda: identity.create_platform_user(
-            db, Context.system(), username=username, password=password, display_name=display_name,
-            is_platform_admin=platform_admin,
-        ))
+        user = _run(
+            lambda: identity.create_platform_user(
+                db,
+                Context.system(),
+                username=username,
+                password=password,
+                display_name=display_name,
+                is_platform_admin=platform_admin,
+            )
+        )
         if tenant is not None:
             set_scope(db, tenant)
             _run(lambda: identity.add_member(db, Context.system(tenant), user=user, role_name=role))
@@ -175,7 +195,9 @@ def create_token(
     username: Annotated[str, typer.Argument(help="User the token acts for.")],
     tenant: Annotated[int, typer.Option(help="Enterprise id the token acts in.")],
     name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
-    scope: Annotated[list[str] | None, typer.Option(help="Permission to grant (repeat); default all of the user's.")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Permission to grant (repeat); default all of the user's.")
+    ] = None,
     expires: Annotated[datetime | None, typer.Option(help="Expiry (UTC), e.g. 2027-01-31T00:00:00.")] = None,
 ) -> None:
     """Create an API token and print its secret once."""
@@ -193,11 +215,11 @@ def create_token(
         ctx = _run(lambda: identity.build_context(db, user, tenant))
         set_scope(db, tenant)
         expires_at = expires.replace(tzinfo=UTC) if expires and expires.tzinfo is None else expires
-        token, secret = _run(lambda: identity.create_token(db, ctx, name=name, scopes=scope, expires_at=expires_at))
+        _token, secret = _run(lambda: identity.create_token(db, ctx, name=name, scopes=scope, expires_at=expires_at))
     out.print(secret, soft_wrap=True)
 
 
-def _validated(model, **fields):  # type: ignore[no-untyped-def]
+def _validated(model: type[M], **fields: Any) -> M:
     from pydantic import ValidationError
 
     try:
@@ -208,7 +230,7 @@ def _validated(model, **fields):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from exc
 
 
-def _run(fn):  # type: ignore[no-untyped-def]
+def _run(fn: Callable[[], T]) -> T:
     from hexmill.core.errors import HexmillError
 
     try:

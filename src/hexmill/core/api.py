@@ -13,10 +13,10 @@ from hexmill.core.pagination import Page
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.core.schemas import (
     AuditRead,
-    MeRead,
     MemberCreate,
     MemberRead,
     MemberUpdate,
+    MeRead,
     ParkCreate,
     ParkRead,
     ParkUpdate,
@@ -40,8 +40,11 @@ AuditFilters = Annotated[dict[str, Any], Depends(AUDIT_FILTERS.dependency())]
 def get_me(ctx: CurrentContext) -> MeRead:
     """Return who the caller is, in which enterprise, with which permissions."""
     return MeRead(
-        user_id=ctx.user_id, username=ctx.username, tenant_id=ctx.tenant_id,
-        permissions=sorted(ctx.permissions), is_platform_admin=ctx.is_platform_admin,
+        user_id=ctx.user_id,
+        username=ctx.username,
+        tenant_id=ctx.tenant_id,
+        permissions=sorted(ctx.permissions),
+        is_platform_admin=ctx.is_platform_admin,
     )
 
 
@@ -226,6 +229,4 @@ def list_audit(
 ) -> Page[AuditRead]:
     """Read the audit log of the active enterprise (the platform admin with none chosen: all)."""
     rows, total = audit.list_audit(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[AuditRead](
-        items=[AuditRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return Page[AuditRead](items=[AuditRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)

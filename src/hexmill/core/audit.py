@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, select
-
 from sqlalchemy.orm import Session
 
 from hexmill.core.context import Context
@@ -69,9 +68,7 @@ def list_audit(
     return _page(session, stmt, offset, limit)
 
 
-def _page(
-    session: Session, stmt: Select[tuple[AuditEntry]], offset: int, limit: int
-) -> tuple[list[AuditEntry], int]:
+def _page(session: Session, stmt: Select[Any], offset: int, limit: int) -> tuple[list[AuditEntry], int]:
     total = count_of(session, stmt)
     rows = list(session.scalars(stmt.offset(offset).limit(limit)))
     return rows, total

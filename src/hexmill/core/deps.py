@@ -15,6 +15,7 @@ from hexmill.core.context import Context
 from hexmill.core.db import transaction
 from hexmill.core.errors import NotAuthenticated, PermissionDenied, RateLimited
 from hexmill.core.i18n import N_, negotiate, normalise, set_locale
+from hexmill.core.models import User
 from hexmill.core.security import same
 from hexmill.core.tenancy import set_scope
 
@@ -99,7 +100,7 @@ def authenticate(request: Request) -> Context:
     raise NotAuthenticated(N_("Log in or send an API token."))
 
 
-def login(request: Request, username: str, password: str) -> identity.User:
+def login(request: Request, username: str, password: str) -> User:
     """Check a username and password; failures are audited and rate-limited."""
     factory = get_sessionmaker(request)
     settings = get_settings_dep(request)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from hexmill.core.errors import FieldError, InvalidInput
 from hexmill.core.i18n import N_
+from hexmill.core.models import AuditEntry
 
 Op = Literal["eq", "icontains", "startswith", "gte", "lt"]
 MAX_FILTER_LENGTH = 200
@@ -96,7 +97,7 @@ class FilterSet:
         return _dep
 
 
-def _convert(kind: type, raw: Any) -> Any:
+def _convert(kind: type[Any], raw: Any) -> Any:
     if isinstance(raw, kind):
         if kind is str and len(raw) > MAX_FILTER_LENGTH:
             raise ValueError(raw)
@@ -126,8 +127,6 @@ def _convert(kind: type, raw: Any) -> Any:
 
 
 def _audit_filters() -> FilterSet:
-    from hexmill.core.models import AuditEntry
-
     return FilterSet(
         (
             Filter("action", AuditEntry.action, "startswith", label=N_("Action")),

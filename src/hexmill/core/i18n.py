@@ -88,7 +88,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(get_locale()).ngettext(singular, plural, n)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it now."""
     return message
 

@@ -41,7 +41,7 @@ from hexmill.core.security import (
 )
 from hexmill.core.tenancy import ALL_TENANTS, set_scope, widened
 
-TOKEN_PREFIX = "hxm_"
+TOKEN_PREFIX = "hxm_"  # noqa: S105 - the public marker of hexmill tokens, not a secret
 
 # ---------------------------------------------------------------------------------------------
 # Parks and tenants (platform level)
@@ -117,7 +117,9 @@ def get_tenant(session: Session, ctx: Context, tenant_id: int) -> Tenant:
 def _check_park(session: Session, park_id: int | None) -> None:
     if park_id is not None and session.get(Park, park_id) is None:
         raise InvalidInput(
-            N_("Park %(id)s does not exist."), field="park_id", id=park_id,
+            N_("Park %(id)s does not exist."),
+            field="park_id",
+            id=park_id,
             errors=[FieldError(N_("No such park."), field="park_id")],
         )
 
@@ -131,8 +133,13 @@ def create_tenant(session: Session, ctx: Context, **fields: Any) -> Tenant:
     _flush_unique(session, "name", fields.get("name"))
     ensure_builtin_roles(session, tenant.id)
     audit.record(
-        session, ctx, "tenant.create", object_type="tenant", object_id=tenant.id,
-        tenant_id=tenant.id, detail=fields,
+        session,
+        ctx,
+        "tenant.create",
+        object_type="tenant",
+        object_id=tenant.id,
+        tenant_id=tenant.id,
+        detail=fields,
     )
     return tenant
 
@@ -149,8 +156,13 @@ def update_tenant(session: Session, ctx: Context, tenant_id: int, **fields: Any)
         setattr(tenant, key, value)
     _flush_unique(session, "name", fields.get("name"))
     audit.record(
-        session, ctx, "tenant.update", object_type="tenant", object_id=tenant.id,
-        tenant_id=tenant.id, detail=fields,
+        session,
+        ctx,
+        "tenant.update",
+        object_type="tenant",
+        object_id=tenant.id,
+        tenant_id=tenant.id,
+        detail=fields,
     )
     return tenant
 
@@ -184,9 +196,15 @@ def ensure_builtin_roles(session: Session, tenant_id: int | None = None) -> None
             for name, (description, perms) in BUILTIN_ROLES.items():
                 role = existing.get((tid, name))
                 if role is None:
-                    session.add(Role(
-                        tenant_id=tid, name=name, description=description, permissions=sorted(perms), builtin=True,
-                    ))
+                    session.add(
+                        Role(
+                            tenant_id=tid,
+                            name=name,
+                            description=description,
+                            permissions=sorted(perms),
+                            builtin=True,
+                        )
+                    )
                 else:
                     role.permissions = sorted(perms)
                     role.description = description
@@ -213,7 +231,9 @@ def get_role_by_name(session: Session, ctx: Context, name: str) -> Role:
     role = session.scalar(select(Role).where(Role.name == name))
     if role is None:
         raise InvalidInput(
-            N_("Role %(name)s does not exist."), field="role", name=name,
+            N_("Role %(name)s does not exist."),
+            field="role",
+            name=name,
             errors=[FieldError(N_("No such role."), field="role")],
         )
     return role
@@ -223,7 +243,9 @@ def _check_permissions(perms: list[str]) -> list[str]:
     unknown = sorted(set(perms) - PERMISSION_CODES)
     if unknown:
         raise InvalidInput(
-            N_("Unknown permissions: %(codes)s."), field="permissions", codes=", ".join(unknown),
+            N_("Unknown permissions: %(codes)s."),
+            field="permissions",
+            codes=", ".join(unknown),
             errors=[FieldError(N_("Unknown permission."), field="permissions")],
         )
     return sorted(set(perms))
@@ -280,26 +302,43 @@ def check_password(password: str, field: str = "password") -> None:
     """Refuse passwords that are too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            N_("The password needs at least %(n)s characters."), field=field, n=MIN_PASSWORD_LENGTH,
+            N_("The password needs at least %(n)s characters."),
+            field=field,
+            n=MIN_PASSWORD_LENGTH,
             errors=[FieldError(N_("Too short."), field=field)],
         )
 
 
 def create_platform_user(
-    session: Session, ctx: Context, *, username: str, password: str, display_name: str = "",
-    email: str | None = None, is_platform_admin: bool = False, locale: str | None = None,
+    session: Session,
+    ctx: Context,
+    *,
+    username: str,
+    password: str,
+    display_name: str = "",
+    email: str | None = None,
+    is_platform_admin: bool = False,
+    locale: str | None = None,
 ) -> User:
     """Create a user account with no membership (platform admin, CLI)."""
     ctx.require_platform_admin()
     check_password(password)
     user = User(
-        username=username, password_hash=hash_password(password), display_name=display_name,
-        email=email, is_platform_admin=is_platform_admin, locale=locale,
+        username=username,
+        password_hash=hash_password(password),
+        display_name=display_name,
+        email=email,
+        is_platform_admin=is_platform_admin,
+        locale=locale,
     )
     session.add(user)
     _flush_unique(session, "username", username)
     audit.record(
-        session, ctx, "user.create", object_type="user", object_id=user.id,
+        session,
+        ctx,
+        "user.create",
+        object_type="user",
+        object_id=user.id,
         detail={"username": username, "is_platform_admin": is_platform_admin},
     )
     return user
@@ -314,15 +353,25 @@ def add_member(session: Session, ctx: Context, *, user: User, role_name: str) ->
     session.add(membership)
     _flush_unique(session, "username", user.username)
     audit.record(
-        session, ctx, "membership.create", object_type="user", object_id=user.id,
+        session,
+        ctx,
+        "membership.create",
+        object_type="user",
+        object_id=user.id,
         detail={"username": user.username, "role": role.name},
     )
     return membership
 
 
 def create_member(
-    session: Session, ctx: Context, *, username: str, password: str, role: str,
-    display_name: str = "", email: str | None = None,
+    session: Session,
+    ctx: Context,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    email: str | None = None,
 ) -> Membership:
     """Create a new user and make them a member of the active tenant."""
     ctx.require("users.manage")
@@ -333,7 +382,12 @@ def create_member(
     session.add(user)
     _flush_unique(session, "username", username)
     audit.record(
-        session, ctx, "user.create", object_type="user", object_id=user.id, detail={"username": username},
+        session,
+        ctx,
+        "user.create",
+        object_type="user",
+        object_id=user.id,
+        detail={"username": username},
     )
     return add_member(session, ctx, user=user, role_name=role_obj.name)
 
@@ -357,8 +411,14 @@ def get_member(session: Session, ctx: Context, user_id: int) -> Membership:
 
 
 def update_member(
-    session: Session, ctx: Context, user_id: int, *, role: str | None = None,
-    display_name: str | None = None, email: str | None = None, is_active: bool | None = None,
+    session: Session,
+    ctx: Context,
+    user_id: int,
+    *,
+    role: str | None = None,
+    display_name: str | None = None,
+    email: str | None = None,
+    is_active: bool | None = None,
 ) -> Membership:
     """Change a member's role or profile."""
     ctx.require("users.manage")
@@ -402,7 +462,8 @@ def change_password(session: Session, ctx: Context, *, current: str, new: str) -
     user = session.get(User, ctx.user_id)
     if user is None or not verify_password(user.password_hash, current):
         raise InvalidInput(
-            N_("The current password is wrong."), field="current",
+            N_("The current password is wrong."),
+            field="current",
             errors=[FieldError(N_("Wrong password."), field="current")],
         )
     check_password(new, "new")
@@ -431,8 +492,13 @@ def user_tenants(session: Session, user: User) -> list[Tenant]:
 
 
 def build_context(
-    session: Session, user: User, tenant_id: int | None, *, scopes: list[str] | None = None,
-    token_id: int | None = None, client: str | None = None,
+    session: Session,
+    user: User,
+    tenant_id: int | None,
+    *,
+    scopes: list[str] | None = None,
+    token_id: int | None = None,
+    client: str | None = None,
 ) -> Context:
     """Return the user's context in ``tenant_id``; NotFound if they are not a member there."""
     permissions: frozenset[str] = frozenset()
@@ -452,8 +518,13 @@ def build_context(
         permissions = frozenset(scopes) & base
         is_admin = is_admin and "platform.admin" in scopes
     return Context(
-        user_id=user.id, username=user.username, tenant_id=tenant_id, permissions=permissions,
-        is_platform_admin=is_admin, token_id=token_id, client=client,
+        user_id=user.id,
+        username=user.username,
+        tenant_id=tenant_id,
+        permissions=permissions,
+        is_platform_admin=is_admin,
+        token_id=token_id,
+        client=client,
     )
 
 
@@ -472,7 +543,9 @@ class LoginLimits:
 
 def _failures(session: Session, key: str, since: datetime) -> int:
     return int(
-        session.scalar(select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == key, LoginAttempt.at >= since))
+        session.scalar(
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == key, LoginAttempt.at >= since)
+        )
         or 0
     )
 
@@ -502,9 +575,7 @@ def authenticate_password(
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
-    audit.record(
-        session, Context(user_id=user.id, username=user.username, tenant_id=None, client=client), "auth.login"
-    )
+    audit.record(session, Context(user_id=user.id, username=user.username, tenant_id=None, client=client), "auth.login")
     return user
 
 
@@ -527,7 +598,11 @@ def record_auth_failure(
 
 
 def create_token(
-    session: Session, ctx: Context, *, name: str, scopes: list[str] | None = None,
+    session: Session,
+    ctx: Context,
+    *,
+    name: str,
+    scopes: list[str] | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create an API token for the acting user in the active tenant; return it and its secret.
@@ -543,19 +618,27 @@ def create_token(
     beyond = sorted(set(requested) - allowed)
     if beyond:
         raise InvalidInput(
-            N_("A token cannot hold permissions you lack: %(codes)s."), field="scopes", codes=", ".join(beyond),
+            N_("A token cannot hold permissions you lack: %(codes)s."),
+            field="scopes",
+            codes=", ".join(beyond),
             errors=[FieldError(N_("Permission not held."), field="scopes")],
         )
     if expires_at is not None and as_utc(expires_at) <= utcnow():
         raise InvalidInput(
-            N_("The expiry must lie in the future."), field="expires_at",
+            N_("The expiry must lie in the future."),
+            field="expires_at",
             errors=[FieldError(N_("In the past."), field="expires_at")],
         )
     prefix = secrets.token_hex(4)
     secret = new_secret(32)
     token = ApiToken(
-        tenant_id=tenant_id, user_id=ctx.user_id, name=name, prefix=prefix, secret_hash=digest(secret),
-        scopes=requested, expires_at=expires_at,
+        tenant_id=tenant_id,
+        user_id=ctx.user_id,
+        name=name,
+        prefix=prefix,
+        secret_hash=digest(secret),
+        scopes=requested,
+        expires_at=expires_at,
     )
     session.add(token)
     session.flush()
@@ -593,7 +676,7 @@ def authenticate_token(session: Session, raw: str, *, client: str | None, tenant
     """Return the context of a bearer token, or raise NotAuthenticated."""
     set_scope(session, ALL_TENANTS)
     parts = raw.split("_")
-    if len(parts) < 3 or f"{parts[0]}_" != TOKEN_PREFIX:  # noqa: PLR2004 - hxm_<prefix>_<secret>
+    if len(parts) < 3 or f"{parts[0]}_" != TOKEN_PREFIX:
         raise NotAuthenticated(N_("The token is not valid."))
     prefix, secret = parts[1], "_".join(parts[2:])
     token = session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
@@ -633,8 +716,11 @@ def start_console_session(session: Session, user: User, *, locale: str | None) -
     tenants = user_tenants(session, user)
     key = new_secret(32)
     row = ConsoleSession(
-        key_hash=digest(key), user_id=user.id, tenant_id=tenants[0].id if tenants else None,
-        csrf_token=new_secret(24), locale=locale or user.locale,
+        key_hash=digest(key),
+        user_id=user.id,
+        tenant_id=tenants[0].id if tenants else None,
+        csrf_token=new_secret(24),
+        locale=locale or user.locale,
     )
     session.add(row)
     session.flush()
@@ -692,7 +778,9 @@ def switch_console_tenant(session: Session, row: ConsoleSession, user: User, ten
     elif tenant_id not in {t.id for t in user_tenants(session, user)}:
         raise NotFound(N_("Enterprise %(id)s not found."), id=tenant_id)
     row.tenant_id = tenant_id
-    ctx = Context(user_id=user.id, username=user.username, tenant_id=tenant_id, is_platform_admin=user.is_platform_admin)
+    ctx = Context(
+        user_id=user.id, username=user.username, tenant_id=tenant_id, is_platform_admin=user.is_platform_admin
+    )
     with widened(session):
         audit.record(session, ctx, "auth.switch_tenant", object_type="tenant", object_id=tenant_id)
         session.flush()

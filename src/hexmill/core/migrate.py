@@ -31,8 +31,9 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (default: the newest), then refresh built-in data."""
-    from hexmill.core.db import make_sessionmaker, transaction
-    from hexmill.core.identity import ensure_builtin_roles
+    # Imported here, not at the top: every migration script imports this module, and needs neither.
+    from hexmill.core.db import make_sessionmaker, transaction  # noqa: PLC0415
+    from hexmill.core.identity import ensure_builtin_roles  # noqa: PLC0415
 
     with engine.begin() as conn:
         command.upgrade(alembic_config(connection=conn), revision)

@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from hexmill.core.migrate import current_head, database_revision
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -20,11 +22,15 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "hexmill_http_requests_total", "HTTP requests handled", ["method", "route", "status"],
+            "hexmill_http_requests_total",
+            "HTTP requests handled",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "hexmill_http_request_seconds", "Time to answer an HTTP request", ["method", "route"],
+            "hexmill_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
             registry=self.registry,
         )
 
@@ -67,8 +73,6 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(request: Request) -> Response:
     """Answer 200 when the database answers and its schema is at the code's migration head."""
-    from hexmill.core.migrate import current_head, database_revision
-
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

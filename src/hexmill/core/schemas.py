@@ -127,9 +127,12 @@ class MemberRead(BaseModel):
     def of(cls, membership: Any) -> MemberRead:
         """Flatten a membership with its user and role."""
         return cls(
-            user_id=membership.user.id, username=membership.user.username,
-            display_name=membership.user.display_name, email=membership.user.email,
-            role=membership.role.name, is_active=membership.user.is_active,
+            user_id=membership.user.id,
+            username=membership.user.username,
+            display_name=membership.user.display_name,
+            email=membership.user.email,
+            role=membership.role.name,
+            is_active=membership.user.is_active,
         )
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import ForeignKey, event, text
-from sqlalchemy.sql.util import find_tables
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -24,8 +23,13 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from hexmill.core.db import Base
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 ALL_TENANTS: Final = "*"
 SCOPE_KEY: Final = "tenant_scope"
@@ -44,7 +48,7 @@ class TenantOwned:
     tenant_optional: bool = False
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr takes the class
+    def tenant_id(cls) -> Mapped[int]:
         """Owning tenant of the row."""
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
@@ -81,9 +85,7 @@ def get_scope(session: Session) -> Scope | None:
 
 def _tenant_tables() -> frozenset[str]:
     return frozenset(
-        m.local_table.name  # type: ignore[union-attr]
-        for m in Base.registry.mappers
-        if issubclass(m.class_, TenantOwned)
+        cast("Table", m.local_table).name for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)
     )
 
 
@@ -91,7 +93,10 @@ def _touches_tenant_data(state: ORMExecuteState) -> bool:
     if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
         return True
     tables = _tenant_tables()
-    return any(t.name in tables for t in find_tables(state.statement, include_crud=True, include_joins=True))
+    return any(
+        t.name in tables
+        for t in find_tables(cast(ClauseElement, state.statement), include_crud=True, include_joins=True)
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
