@@ -69,12 +69,13 @@ def _pg_database(admin_url: str, worker: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Return the URL of a freshly migrated database for this worker and backend."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hexmill.db'}"
     else:
-        url = _pg_database(os.environ[PG_ENV], worker_id)
+        # Read from the environment, not xdist's worker_id fixture, so `-p no:xdist` works too.
+        url = _pg_database(os.environ[PG_ENV], os.environ.get("PYTEST_XDIST_WORKER", "main"))
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()

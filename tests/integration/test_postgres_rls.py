@@ -35,6 +35,8 @@ REQUIRED_FKS = {"asset_tags": {"equipment_type_id"}}
 RLS_REFUSED = "42501"  # insufficient_privilege: "new row violates row-level security policy"
 
 Seeded = dict[str, dict[int, list[dict[str, Any]]]]  # table -> tenant id -> rows
+# Row-level security exists on PostgreSQL only: those tests run on that backend alone.
+postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
@@ -176,6 +178,7 @@ def count(conn: Connection, table: Table, tenant_id: int | None = None) -> int:
     return int(conn.scalar(stmt) or 0)
 
 
+@postgresql_only
 def test_every_tenant_table_has_a_forced_policy(pg_engine: Engine) -> None:
     with pg_engine.connect() as conn:
         tables = [t.name for t in tenant_tables(conn)]
@@ -191,6 +194,7 @@ def test_every_tenant_table_has_a_forced_policy(pg_engine: Engine) -> None:
             assert (enabled, forced, policies) == (True, True, 1), name
 
 
+@postgresql_only
 def test_owning_tenant_and_platform_scope_see_the_rows(pg_engine: Engine, seeded: tuple[int, int, Seeded]) -> None:
     # The control for the tests below: the rows are there, and visible to whom they should be.
     a, _b, rows = seeded
@@ -202,6 +206,7 @@ def test_owning_tenant_and_platform_scope_see_the_rows(pg_engine: Engine, seeded
                 assert count(conn, table, a) >= len(rows[table.name][a]), (scope, table.name)
 
 
+@postgresql_only
 @pytest.mark.parametrize("setting", ["other", "", "unset", "garbage"])
 def test_no_row_of_a_tenant_is_visible_outside_it(
     pg_engine: Engine, seeded: tuple[int, int, Seeded], setting: str
@@ -222,6 +227,7 @@ def test_no_row_of_a_tenant_is_visible_outside_it(
             assert conn.execute(select(table).where(table.c.tenant_id != b)).first() is None, table.name
 
 
+@postgresql_only
 def test_a_row_for_another_tenant_cannot_be_inserted(pg_engine: Engine, seeded: tuple[int, int, Seeded]) -> None:
     a, b, rows = seeded
     with pg_engine.connect() as conn:
@@ -242,6 +248,7 @@ def test_a_row_for_another_tenant_cannot_be_inserted(pg_engine: Engine, seeded: 
                 assert getattr(caught.value.orig, "sqlstate", None) == RLS_REFUSED, (table.name, scope, caught.value)
 
 
+@postgresql_only
 def test_another_tenant_cannot_change_or_take_rows(pg_engine: Engine, seeded: tuple[int, int, Seeded]) -> None:
     a, b, rows = seeded
     with pg_engine.connect() as conn:
@@ -312,6 +319,7 @@ def test_audit_entries_refuse_delete(backend: str, engine: Engine, audit_row: tu
             assert conn.scalar(select(func.count()).select_from(table).where(table.c.id == entry_id)) == 1
 
 
+@postgresql_only
 def test_the_app_role_owns_the_tables_and_bypasses_nothing(pg_engine: Engine) -> None:
     # The database role the tests use is the one the application uses: no superuser, no BYPASSRLS,
     # and it owns the tables (so only FORCE makes the policies bind it).
