@@ -123,6 +123,49 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(body, 500)
 
 
+# Error answers every API operation may give, documented once so clients see the problem shape.
+_PROBLEM_STATUSES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Permission denied",
+    404: "Not found",
+    409: "Conflict",
+    422: "Invalid input",
+}
+
+
+def problem_responses() -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI ``responses`` of the problem documents an API router may answer with."""
+    from hexmill.core.schemas import Problem  # noqa: PLC0415 - as create_app's imports
+
+    return {
+        code: {"model": Problem, "description": title, "content": {PROBLEM: {}}}
+        for code, title in _PROBLEM_STATUSES.items()
+    }
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what the error handlers send: problem+json, not application/json.
+
+    FastAPI puts a response ``model`` under the route's own media type; the problem schema is moved
+    to ``application/problem+json`` once, when the schema is first built.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM in content and "application/json" in content:
+                            content[PROBLEM] = content.pop("application/json")
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app for ``settings`` (default: the environment's)."""
     from hexmill.core.api import router as core_router  # noqa: PLC0415 - routers load when an app is built
@@ -154,9 +197,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.middleware("http")(app.state.metrics.middleware)
     app.include_router(ops_router)
-    app.include_router(core_router, prefix=API_PREFIX)
+    app.include_router(core_router, prefix=API_PREFIX, responses=problem_responses())
     for router in _domain_routers():
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=problem_responses())
+    _document_problems(app)
     _mount_console(app)
     return app
 

@@ -1,7 +1,8 @@
 """Property-based run of the whole API from its own OpenAPI schema (schemathesis).
 
 Every operation is called with generated input, valid and invalid, authenticated as a tenant admin;
-a run fails on any server error and on any response that does not match what the schema promises.
+a run fails on any server error and on any response whose status, media type or body the schema
+does not promise (error answers are documented as ``application/problem+json``).
 One test per operation, so xdist spreads them. The operations are driven through schemathesis'
 hypothesis strategies rather than ``schemathesis.pytest.from_fixture``, whose lazy loader reaches
 into pytest internals that pytest 9 no longer has.
@@ -19,7 +20,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from hexmill.app import create_app
 from hexmill.core.config import Settings
@@ -27,6 +33,8 @@ from hexmill.core.config import Settings
 OPENAPI = "/api/v1/openapi.json"
 EXAMPLES = 20  # per operation, valid and invalid together: enough to find bugs, quick on two cores
 METHODS = {"get", "put", "post", "patch", "delete"}
+# No server errors; and every answer, errors included, has a documented status, media type and shape.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -66,7 +74,7 @@ def test_operation_answers_by_its_schema(
     @given(case=cases)
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def answers_by_schema(case: Any) -> None:
-        case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
+        case.call_and_validate(headers=headers, checks=CHECKS)
 
     answers_by_schema()
 

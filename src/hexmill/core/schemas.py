@@ -184,3 +184,23 @@ class MeRead(BaseModel):
     tenant_id: int | None
     permissions: list[str]
     is_platform_admin: bool
+
+
+class ProblemItem(BaseModel):
+    detail: str = Field(description="What is wrong, in the caller's language.")
+    field: str | None = Field(default=None, description="Dotted path of the offending field.")
+    row: int | None = Field(default=None, description="Row of an uploaded file, counting from 1.")
+    column: str | None = Field(default=None, description="Column of an uploaded file.")
+    code: str | None = Field(default=None, description="Machine-readable kind of error.")
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details), sent as ``application/problem+json``."""
+
+    type: str = Field(description="Stable URI of the kind of problem, e.g. urn:hexmill:problem:not-found.")
+    title: str
+    status: int
+    detail: str
+    field: str | None = Field(default=None, description="The (first) offending field, if any.")
+    errors: list[ProblemItem] | None = Field(default=None, description="Every offending field, for invalid input.")
+    instance: str | None = None
