@@ -10,7 +10,9 @@ from rich.console import Console
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hexmill.assets import service as assets
 from hexmill.core import identity
+from hexmill.core.config import get_settings
 from hexmill.core.context import Context
 from hexmill.core.db import make_sessionmaker, transaction
 from hexmill.core.models import Park
@@ -60,43 +62,61 @@ class DemoEnterprise:
 
 # Equipment types: name -> (description, tags as (name, unit, data type, description)).
 TYPES: dict[str, tuple[str, tuple[tuple[str, str, str, str], ...]]] = {
-    "CNC machining centre": ("3-axis vertical machining centre", (
-        ("state", "", "string", "running / idle / setup / fault"),
-        ("spindle_speed", "rpm", "float", "Spindle speed"),
-        ("spindle_load", "%", "float", "Spindle load"),
-        ("cycle_count", "", "integer", "Completed cycles"),
-        ("good_count", "pcs", "integer", "Good parts"),
-        ("scrap_count", "pcs", "integer", "Scrap parts"),
-        ("power", "kW", "float", "Active power"),
-    )),
-    "CNC lathe": ("2-axis turning centre", (
-        ("state", "", "string", "running / idle / setup / fault"),
-        ("spindle_speed", "rpm", "float", "Spindle speed"),
-        ("good_count", "pcs", "integer", "Good parts"),
-        ("scrap_count", "pcs", "integer", "Scrap parts"),
-    )),
-    "Injection moulding machine": ("Hydraulic injection moulding machine, 250 t", (
-        ("state", "", "string", "running / idle / setup / fault"),
-        ("barrel_temperature", "degC", "float", "Barrel zone 1 temperature"),
-        ("mould_temperature", "degC", "float", "Mould temperature"),
-        ("shot_count", "", "integer", "Shots"),
-        ("cycle_time", "s", "float", "Last cycle time"),
-    )),
-    "Welding robot": ("Six-axis arc welding robot", (
-        ("state", "", "string", "running / idle / setup / fault"),
-        ("welding_current", "A", "float", "Welding current"),
-        ("seam_count", "", "integer", "Seams welded"),
-    )),
-    "Loom": ("Air-jet loom", (
-        ("state", "", "string", "running / idle / setup / fault"),
-        ("picks_per_minute", "1/min", "float", "Weft insertion rate"),
-        ("fabric_length", "m", "float", "Fabric woven"),
-    )),
-    "Packaging line": ("Carton packaging line", (
-        ("state", "", "string", "running / idle / setup / fault"),
-        ("packs", "", "integer", "Packs made"),
-        ("rejects", "", "integer", "Packs rejected"),
-    )),
+    "CNC machining centre": (
+        "3-axis vertical machining centre",
+        (
+            ("state", "", "string", "running / idle / setup / fault"),
+            ("spindle_speed", "rpm", "float", "Spindle speed"),
+            ("spindle_load", "%", "float", "Spindle load"),
+            ("cycle_count", "", "integer", "Completed cycles"),
+            ("good_count", "pcs", "integer", "Good parts"),
+            ("scrap_count", "pcs", "integer", "Scrap parts"),
+            ("power", "kW", "float", "Active power"),
+        ),
+    ),
+    "CNC lathe": (
+        "2-axis turning centre",
+        (
+            ("state", "", "string", "running / idle / setup / fault"),
+            ("spindle_speed", "rpm", "float", "Spindle speed"),
+            ("good_count", "pcs", "integer", "Good parts"),
+            ("scrap_count", "pcs", "integer", "Scrap parts"),
+        ),
+    ),
+    "Injection moulding machine": (
+        "Hydraulic injection moulding machine, 250 t",
+        (
+            ("state", "", "string", "running / idle / setup / fault"),
+            ("barrel_temperature", "degC", "float", "Barrel zone 1 temperature"),
+            ("mould_temperature", "degC", "float", "Mould temperature"),
+            ("shot_count", "", "integer", "Shots"),
+            ("cycle_time", "s", "float", "Last cycle time"),
+        ),
+    ),
+    "Welding robot": (
+        "Six-axis arc welding robot",
+        (
+            ("state", "", "string", "running / idle / setup / fault"),
+            ("welding_current", "A", "float", "Welding current"),
+            ("seam_count", "", "integer", "Seams welded"),
+        ),
+    ),
+    "Loom": (
+        "Air-jet loom",
+        (
+            ("state", "", "string", "running / idle / setup / fault"),
+            ("picks_per_minute", "1/min", "float", "Weft insertion rate"),
+            ("fabric_length", "m", "float", "Fabric woven"),
+        ),
+    ),
+    "Packaging line": (
+        "Carton packaging line",
+        (
+            ("state", "", "string", "running / idle / setup / fault"),
+            ("packs", "", "integer", "Packs made"),
+            ("rejects", "", "integer", "Packs rejected"),
+        ),
+    ),
 }
 
 
@@ -106,37 +126,75 @@ def _eq(prefix: str, kind: str, n: int) -> tuple[DemoEquipment, ...]:
 
 ENTERPRISES: tuple[DemoEnterprise, ...] = (
     DemoEnterprise(
-        "Lianyun RV Co., Ltd.", "rv", "91320500MA1RV0001X", "C3612", "medium",
+        "Lianyun RV Co., Ltd.",
+        "rv",
+        "91320500MA1RV0001X",
+        "C3612",
+        "medium",
         (("admin", "tenant_admin"), ("planner", "planner"), ("operator", "operator")),
-        (DemoSite("Suzhou RV plant", {
-            "Body shop": (DemoLine("Chassis welding line", "line", _eq("WR", "Welding robot", 3)),),
-            "Assembly": (DemoLine("Final assembly line", "line", ()),),
-        }),),
-    ),
-    DemoEnterprise(
-        "Jinggong Precision Machining", "machining", "91320500MA1JG0002Y", "C3484", "small",
-        (("admin", "tenant_admin"), ("quality", "quality"), ("maintenance", "maintenance"), ("operator", "operator")),
-        (DemoSite("Wuzhong workshop", {
-            "Machining hall": (
-                DemoLine("Milling cell", "work_centre", _eq("VMC", "CNC machining centre", 4)),
-                DemoLine("Turning cell", "work_centre", _eq("LT", "CNC lathe", 2)),
+        (
+            DemoSite(
+                "Suzhou RV plant",
+                {
+                    "Body shop": (DemoLine("Chassis welding line", "line", _eq("WR", "Welding robot", 3)),),
+                    "Assembly": (DemoLine("Final assembly line", "line", ()),),
+                },
             ),
-        }),),
+        ),
     ),
     DemoEnterprise(
-        "Huamei Technical Textiles", "textile", "91320500MA1HM0003Z", "C1751", "small",
+        "Jinggong Precision Machining",
+        "machining",
+        "91320500MA1JG0002Y",
+        "C3484",
+        "small",
+        (("admin", "tenant_admin"), ("quality", "quality"), ("maintenance", "maintenance"), ("operator", "operator")),
+        (
+            DemoSite(
+                "Wuzhong workshop",
+                {
+                    "Machining hall": (
+                        DemoLine("Milling cell", "work_centre", _eq("VMC", "CNC machining centre", 4)),
+                        DemoLine("Turning cell", "work_centre", _eq("LT", "CNC lathe", 2)),
+                    ),
+                },
+            ),
+        ),
+    ),
+    DemoEnterprise(
+        "Huamei Technical Textiles",
+        "textile",
+        "91320500MA1HM0003Z",
+        "C1751",
+        "small",
         (("admin", "tenant_admin"), ("viewer", "viewer")),
-        (DemoSite("Wujiang mill", {
-            "Weaving": (DemoLine("Weaving hall A", "line", _eq("LOOM", "Loom", 4)),),
-            "Finishing": (DemoLine("Packing", "line", _eq("PK", "Packaging line", 1)),),
-        }),),
+        (
+            DemoSite(
+                "Wujiang mill",
+                {
+                    "Weaving": (DemoLine("Weaving hall A", "line", _eq("LOOM", "Loom", 4)),),
+                    "Finishing": (DemoLine("Packing", "line", _eq("PK", "Packaging line", 1)),),
+                },
+            ),
+        ),
     ),
     DemoEnterprise(
-        "Ruifeng Plastics", "plastics", "91320500MA1RF0004W", "C2929", "micro",
+        "Ruifeng Plastics",
+        "plastics",
+        "91320500MA1RF0004W",
+        "C2929",
+        "micro",
         (("admin", "tenant_admin"), ("operator", "operator")),
-        (DemoSite("Xiangcheng plant", {
-            "Moulding": (DemoLine("Moulding cell", "work_centre", _eq("IMM", "Injection moulding machine", 3)),),
-        }),),
+        (
+            DemoSite(
+                "Xiangcheng plant",
+                {
+                    "Moulding": (
+                        DemoLine("Moulding cell", "work_centre", _eq("IMM", "Injection moulding machine", 3)),
+                    ),
+                },
+            ),
+        ),
     ),
 )
 
@@ -172,8 +230,6 @@ def logins_of(password: str) -> DemoLogins:
 
 def seed_demo(engine: Engine, *, data_dir: Path | None = None, console: Console | None = None) -> DemoLogins:
     """Seed the demo park once (idempotent) and return the logins."""
-    from hexmill.core.config import get_settings
-
     console = console or Console(stderr=True)
     password = demo_password(data_dir or get_settings().data_dir)
     logins = logins_of(password)
@@ -186,10 +242,21 @@ def seed_demo(engine: Engine, *, data_dir: Path | None = None, console: Console 
     system = Context.system()
     with transaction(factory) as session:
         set_scope(session, ALL_TENANTS)
-        park = identity.create_park(session, system, name=PARK_NAME, region_code="320500",
-                                    description="Demo industrial park: four enterprises along an RV supply chain")
-        identity.create_platform_user(session, system, username="platform", password=password,
-                                      display_name="Platform operator", is_platform_admin=True)
+        park = identity.create_park(
+            session,
+            system,
+            name=PARK_NAME,
+            region_code="320500",
+            description="Demo industrial park: four enterprises along an RV supply chain",
+        )
+        identity.create_platform_user(
+            session,
+            system,
+            username="platform",
+            password=password,
+            display_name="Platform operator",
+            is_platform_admin=True,
+        )
         for ent in ENTERPRISES:
             _seed_enterprise(session, ent, park_id=park.id, password=password)
             console.print(f"seeded {ent.name}")
@@ -200,13 +267,23 @@ def _seed_enterprise(session: Session, ent: DemoEnterprise, *, park_id: int, pas
     system = Context.system()
     set_scope(session, ALL_TENANTS)
     tenant = identity.create_tenant(
-        session, system, name=ent.name, registry_id=ent.registry_id, industry_code=ent.industry_code,
-        region_code="320500", size_class=ent.size_class, park_id=park_id,
+        session,
+        system,
+        name=ent.name,
+        registry_id=ent.registry_id,
+        industry_code=ent.industry_code,
+        region_code="320500",
+        size_class=ent.size_class,
+        park_id=park_id,
     )
     for user, role in ent.users:
         set_scope(session, ALL_TENANTS)
         account = identity.create_platform_user(
-            session, system, username=f"{ent.slug}.{user}", password=password, display_name=user.title(),
+            session,
+            system,
+            username=f"{ent.slug}.{user}",
+            password=password,
+            display_name=user.title(),
         )
         set_scope(session, tenant.id)
         identity.add_member(session, Context.system(tenant.id), user=account, role_name=role)
@@ -215,8 +292,6 @@ def _seed_enterprise(session: Session, ent: DemoEnterprise, *, park_id: int, pas
 
 
 def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> None:
-    from hexmill.assets import service as assets
-
     used = {eq.type for site in ent.sites for lines in site.areas.values() for line in lines for eq in line.equipment}
     type_ids: dict[str, int] = {}
     for type_name in sorted(used):
@@ -224,7 +299,12 @@ def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> None:
         etype = assets.create_equipment_type(session, ctx, name=type_name, description=description)
         for tag, unit, data_type, tag_description in tags:
             assets.create_tag(
-                session, ctx, equipment_type_id=etype.id, name=tag, unit=unit, data_type=data_type,
+                session,
+                ctx,
+                equipment_type_id=etype.id,
+                name=tag,
+                unit=unit,
+                data_type=data_type,
                 description=tag_description,
             )
         type_ids[type_name] = etype.id
@@ -236,6 +316,10 @@ def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> None:
                 line = assets.create_line(session, ctx, area_id=area.id, name=line_def.name, kind=line_def.kind)
                 for eq in line_def.equipment:
                     assets.create_equipment(
-                        session, ctx, line_id=line.id, name=eq.name, equipment_type_id=type_ids[eq.type],
+                        session,
+                        ctx,
+                        line_id=line.id,
+                        name=eq.name,
+                        equipment_type_id=type_ids[eq.type],
                         serial_number=eq.serial,
                     )

@@ -63,8 +63,9 @@ def test_a_revoked_or_garbled_token_is_refused(client: TestClient, actor_factory
 
 def test_parks_crud_by_platform_admin(client: TestClient, actor_factory) -> None:
     admin = actor_factory(platform_admin=True)
-    created = client.post("/api/v1/parks", json={"name": f"Park {admin.user.id}", "region_code": "320500"},
-                          headers=admin.headers)
+    created = client.post(
+        "/api/v1/parks", json={"name": f"Park {admin.user.id}", "region_code": "320500"}, headers=admin.headers
+    )
     assert created.status_code == 201, created.text
     park = created.json()
     assert client.get(f"/api/v1/parks/{park['id']}", headers=admin.headers).json()["name"] == park["name"]
@@ -87,14 +88,23 @@ def test_tenant_admin_cannot_write_parks(client: TestClient, actor_factory) -> N
 
 def test_tenants_crud_by_platform_admin(client: TestClient, actor_factory) -> None:
     admin = actor_factory(platform_admin=True)
-    body = {"name": f"Textile {admin.user.id}", "registry_id": f"91320500MA1{admin.user.id:07d}"[:18].ljust(18, "X"),
-            "size_class": "small", "industry_code": "C17", "region_code": "320500"}
+    body = {
+        "name": f"Textile {admin.user.id}",
+        "registry_id": f"91320500MA1{admin.user.id:07d}"[:18].ljust(18, "X"),
+        "size_class": "small",
+        "industry_code": "C17",
+        "region_code": "320500",
+    }
     created = client.post("/api/v1/tenants", json=body, headers=admin.headers)
     assert created.status_code == 201, created.text
     tid = created.json()["id"]
     assert client.get(f"/api/v1/tenants/{tid}", headers=admin.headers).json()["size_class"] == "small"
-    assert client.patch(f"/api/v1/tenants/{tid}", json={"size_class": "medium"}, headers=admin.headers).json()[
-        "size_class"] == "medium"
+    assert (
+        client.patch(f"/api/v1/tenants/{tid}", json={"size_class": "medium"}, headers=admin.headers).json()[
+            "size_class"
+        ]
+        == "medium"
+    )
     assert tid in [t["id"] for t in client.get("/api/v1/tenants", headers=admin.headers).json()]
     assert client.delete(f"/api/v1/tenants/{tid}", headers=admin.headers).status_code == 204
     assert client.get(f"/api/v1/tenants/{tid}", headers=admin.headers).status_code == 404
@@ -106,22 +116,30 @@ def test_tenant_admin_sees_and_edits_only_own_tenant(client: TestClient, actor_f
     listed = client.get("/api/v1/tenants", headers=actor.headers).json()
     assert [t["id"] for t in listed] == [actor.tenant.id]
     assert client.get(f"/api/v1/tenants/{other.id}", headers=actor.headers).status_code == 404
-    assert client.patch(f"/api/v1/tenants/{other.id}", json={"size_class": "large"},
-                        headers=actor.headers).status_code == 404
+    assert (
+        client.patch(f"/api/v1/tenants/{other.id}", json={"size_class": "large"}, headers=actor.headers).status_code
+        == 404
+    )
     own = client.patch(f"/api/v1/tenants/{actor.tenant.id}", json={"industry_code": "C34"}, headers=actor.headers)
     assert own.status_code == 200
     assert own.json()["industry_code"] == "C34"
     # Moving itself into a park or deactivating itself is the platform's call.
-    assert client.patch(f"/api/v1/tenants/{actor.tenant.id}", json={"is_active": False},
-                        headers=actor.headers).status_code == 403
+    assert (
+        client.patch(f"/api/v1/tenants/{actor.tenant.id}", json={"is_active": False}, headers=actor.headers).status_code
+        == 403
+    )
     assert client.post("/api/v1/tenants", json={"name": "x"}, headers=actor.headers).status_code == 403
     assert client.delete(f"/api/v1/tenants/{actor.tenant.id}", headers=actor.headers).status_code == 403
 
 
 def test_viewer_cannot_edit_tenant(client: TestClient, actor_factory) -> None:
     viewer = actor_factory("viewer")
-    assert client.patch(f"/api/v1/tenants/{viewer.tenant.id}", json={"industry_code": "C1"},
-                        headers=viewer.headers).status_code == 403
+    assert (
+        client.patch(
+            f"/api/v1/tenants/{viewer.tenant.id}", json={"industry_code": "C1"}, headers=viewer.headers
+        ).status_code
+        == 403
+    )
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -130,14 +148,18 @@ def test_viewer_cannot_edit_tenant(client: TestClient, actor_factory) -> None:
 def test_users_crud(client: TestClient, actor_factory) -> None:
     admin = actor_factory()
     name = f"op{admin.user.id}x"
-    created = client.post("/api/v1/users", json={"username": name, "password": "long enough pw", "role": "operator"},
-                          headers=admin.headers)
+    created = client.post(
+        "/api/v1/users",
+        json={"username": name, "password": "long enough pw", "role": "operator"},
+        headers=admin.headers,
+    )
     assert created.status_code == 201, created.text
     uid = created.json()["user_id"]
     assert created.json()["role"] == "operator"
     assert client.get(f"/api/v1/users/{uid}", headers=admin.headers).json()["username"] == name
-    changed = client.patch(f"/api/v1/users/{uid}", json={"role": "planner", "display_name": "Li Lei"},
-                           headers=admin.headers)
+    changed = client.patch(
+        f"/api/v1/users/{uid}", json={"role": "planner", "display_name": "Li Lei"}, headers=admin.headers
+    )
     assert changed.json()["role"] == "planner"
     assert changed.json()["display_name"] == "Li Lei"
     assert name in [u["username"] for u in client.get("/api/v1/users", headers=admin.headers).json()]
@@ -149,8 +171,9 @@ def test_users_of_another_tenant_are_invisible(client: TestClient, actor_factory
     mine, theirs = actor_factory(), actor_factory()
     uid = theirs.user.id
     for method in ("GET", "PATCH", "DELETE"):
-        response = client.request(method, f"/api/v1/users/{uid}", json={"role": "viewer"} if method == "PATCH" else None,
-                                  headers=mine.headers)
+        response = client.request(
+            method, f"/api/v1/users/{uid}", json={"role": "viewer"} if method == "PATCH" else None, headers=mine.headers
+        )
         assert response.status_code == 404
         assert theirs.user.username not in response.text
     assert theirs.user.username not in client.get("/api/v1/users", headers=mine.headers).text
@@ -159,8 +182,11 @@ def test_users_of_another_tenant_are_invisible(client: TestClient, actor_factory
 def test_viewer_cannot_manage_users(client: TestClient, actor_factory) -> None:
     viewer = actor_factory("viewer")
     assert client.get("/api/v1/users", headers=viewer.headers).status_code == 200
-    response = client.post("/api/v1/users", json={"username": "nope1", "password": "long enough pw",
-                                                  "role": "viewer"}, headers=viewer.headers)
+    response = client.post(
+        "/api/v1/users",
+        json={"username": "nope1", "password": "long enough pw", "role": "viewer"},
+        headers=viewer.headers,
+    )
     assert response.status_code == 403
     assert client.delete(f"/api/v1/users/{viewer.user.id}", headers=viewer.headers).status_code == 403
 
@@ -172,12 +198,16 @@ def test_operator_cannot_even_list_users(client: TestClient, actor_factory) -> N
 
 def test_short_password_and_unknown_role_are_refused(client: TestClient, actor_factory) -> None:
     admin = actor_factory()
-    short = client.post("/api/v1/users", json={"username": "shorty", "password": "abc", "role": "viewer"},
-                        headers=admin.headers)
+    short = client.post(
+        "/api/v1/users", json={"username": "shorty", "password": "abc", "role": "viewer"}, headers=admin.headers
+    )
     assert short.status_code == 422
     assert short.json()["field"] == "password"
-    unknown = client.post("/api/v1/users", json={"username": "norole", "password": "long enough pw",
-                                                 "role": "emperor"}, headers=admin.headers)
+    unknown = client.post(
+        "/api/v1/users",
+        json={"username": "norole", "password": "long enough pw", "role": "emperor"},
+        headers=admin.headers,
+    )
     assert unknown.status_code == 422
     assert unknown.json()["field"] == "role"
 
@@ -198,12 +228,14 @@ def test_roles_crud(client: TestClient, actor_factory) -> None:
     admin = actor_factory()
     builtin = {r["name"] for r in client.get("/api/v1/roles", headers=admin.headers).json() if r["builtin"]}
     assert {"tenant_admin", "planner", "operator", "quality", "maintenance", "viewer"} <= builtin
-    created = client.post("/api/v1/roles", json={"name": "inspector", "permissions": ["assets.view"]},
-                          headers=admin.headers)
+    created = client.post(
+        "/api/v1/roles", json={"name": "inspector", "permissions": ["assets.view"]}, headers=admin.headers
+    )
     assert created.status_code == 201, created.text
     rid = created.json()["id"]
-    patched = client.patch(f"/api/v1/roles/{rid}", json={"permissions": ["assets.view", "audit.view"]},
-                           headers=admin.headers)
+    patched = client.patch(
+        f"/api/v1/roles/{rid}", json={"permissions": ["assets.view", "audit.view"]}, headers=admin.headers
+    )
     assert patched.json()["permissions"] == ["assets.view", "audit.view"]
     assert client.get(f"/api/v1/roles/{rid}", headers=admin.headers).json()["name"] == "inspector"
     assert client.delete(f"/api/v1/roles/{rid}", headers=admin.headers).status_code == 204
@@ -222,8 +254,9 @@ def test_builtin_roles_are_read_only_and_held_roles_stay(client: TestClient, act
     admin = actor_factory()
     roles = client.get("/api/v1/roles", headers=admin.headers).json()
     viewer_id = next(r["id"] for r in roles if r["name"] == "viewer")
-    assert client.patch(f"/api/v1/roles/{viewer_id}", json={"permissions": []},
-                        headers=admin.headers).status_code == 409
+    assert (
+        client.patch(f"/api/v1/roles/{viewer_id}", json={"permissions": []}, headers=admin.headers).status_code == 409
+    )
     assert client.delete(f"/api/v1/roles/{viewer_id}", headers=admin.headers).status_code == 409
     rid = client.post("/api/v1/roles", json={"name": "held", "permissions": []}, headers=admin.headers).json()["id"]
     actor_factory("held", tenant=admin.tenant)
@@ -232,8 +265,9 @@ def test_builtin_roles_are_read_only_and_held_roles_stay(client: TestClient, act
 
 def test_roles_of_another_tenant_are_invisible(client: TestClient, actor_factory) -> None:
     mine, theirs = actor_factory(), actor_factory()
-    rid = client.post("/api/v1/roles", json={"name": "secret_role", "permissions": []},
-                      headers=theirs.headers).json()["id"]
+    rid = client.post("/api/v1/roles", json={"name": "secret_role", "permissions": []}, headers=theirs.headers).json()[
+        "id"
+    ]
     assert client.get(f"/api/v1/roles/{rid}", headers=mine.headers).status_code == 404
     assert client.patch(f"/api/v1/roles/{rid}", json={"description": "x"}, headers=mine.headers).status_code == 404
     assert client.delete(f"/api/v1/roles/{rid}", headers=mine.headers).status_code == 404
@@ -242,16 +276,18 @@ def test_roles_of_another_tenant_are_invisible(client: TestClient, actor_factory
 
 def test_unknown_permissions_are_refused(client: TestClient, actor_factory) -> None:
     admin = actor_factory()
-    response = client.post("/api/v1/roles", json={"name": "weird", "permissions": ["nuclear.launch"]},
-                           headers=admin.headers)
+    response = client.post(
+        "/api/v1/roles", json={"name": "weird", "permissions": ["nuclear.launch"]}, headers=admin.headers
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "permissions"
 
 
 def test_planner_cannot_manage_roles(client: TestClient, actor_factory) -> None:
     planner = actor_factory("planner")
-    assert client.post("/api/v1/roles", json={"name": "x1", "permissions": []},
-                       headers=planner.headers).status_code == 403
+    assert (
+        client.post("/api/v1/roles", json={"name": "x1", "permissions": []}, headers=planner.headers).status_code == 403
+    )
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -282,16 +318,18 @@ def test_a_scoped_token_cannot_exceed_its_scopes(client: TestClient, actor_facto
 
 def test_a_token_cannot_hold_more_than_its_user(client: TestClient, actor_factory) -> None:
     viewer = actor_factory("viewer")
-    response = client.post("/api/v1/tokens", json={"name": "greedy", "scopes": ["users.manage"]},
-                           headers=viewer.headers)
+    response = client.post(
+        "/api/v1/tokens", json={"name": "greedy", "scopes": ["users.manage"]}, headers=viewer.headers
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "scopes"
 
 
 def test_an_expired_token_is_refused(client: TestClient, actor_factory) -> None:
     actor = actor_factory()
-    past = client.post("/api/v1/tokens", json={"name": "old", "expires_at": "2001-01-01T00:00:00Z"},
-                       headers=actor.headers)
+    past = client.post(
+        "/api/v1/tokens", json={"name": "old", "expires_at": "2001-01-01T00:00:00Z"}, headers=actor.headers
+    )
     assert past.status_code == 422
     assert past.json()["field"] == "expires_at"
 
@@ -341,8 +379,9 @@ def test_failed_token_logins_are_audited_for_the_platform(client: TestClient, ac
     admin = actor_factory(platform_admin=True)
     since = client.get("/api/v1/audit", params={"limit": 1}, headers=admin.headers).json()["items"][0]["at"]
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer hxm_deadbeef_nope"}).status_code == 401
-    page = client.get("/api/v1/audit", params={"action": "auth.token", "result": "failure", "since": since},
-                      headers=admin.headers).json()
+    page = client.get(
+        "/api/v1/audit", params={"action": "auth.token", "result": "failure", "since": since}, headers=admin.headers
+    ).json()
     assert page["total"] >= 1
     assert page["items"][0]["tenant_id"] is None
     # A tenant admin does not see platform-level entries.

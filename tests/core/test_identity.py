@@ -16,6 +16,7 @@ from hexmill.core.context import Context
 from hexmill.core.db import transaction
 from hexmill.core.errors import InvalidInput, NotAuthenticated, RateLimited
 from hexmill.core.models import AuditEntry, ConsoleSession, User
+from hexmill.core.security import digest
 from hexmill.core.tenancy import ALL_TENANTS, set_scope
 from tests.conftest import PASSWORD
 
@@ -61,8 +62,9 @@ def test_login_is_blocked_after_repeated_failures(session_factory: sessionmaker[
     assert _fail(session_factory, name, PASSWORD, f"client-{name}") is RateLimited
     with transaction(session_factory) as s:
         set_scope(s, ALL_TENANTS)
-        results = list(s.scalars(select(AuditEntry.result).where(AuditEntry.username == name,
-                                                                 AuditEntry.action == "auth.login")))
+        results = list(
+            s.scalars(select(AuditEntry.result).where(AuditEntry.username == name, AuditEntry.action == "auth.login"))
+        )
     assert results.count("failure") == 3
     assert "rate_limited" in results
 
@@ -91,8 +93,6 @@ def _session_for(session_factory: sessionmaker[Session], user_id: int) -> str:
 
 
 def _age(session_factory: sessionmaker[Session], key: str, *, idle: timedelta, age: timedelta) -> None:
-    from hexmill.core.security import digest
-
     with transaction(session_factory) as s:
         row = s.scalar(select(ConsoleSession).where(ConsoleSession.key_hash == digest(key)))
         assert row is not None
@@ -127,8 +127,9 @@ def test_logout_ends_the_session_for_good(session_factory: sessionmaker[Session]
     with transaction(session_factory) as s:
         assert identity.load_console_session(s, key, SESSIONS) is None
         set_scope(s, ALL_TENANTS)
-        logged = s.scalar(select(AuditEntry).where(AuditEntry.action == "auth.logout",
-                                                   AuditEntry.user_id == actor.user.id))
+        logged = s.scalar(
+            select(AuditEntry).where(AuditEntry.action == "auth.logout", AuditEntry.user_id == actor.user.id)
+        )
     assert logged is not None
     assert logged.client == "10.9.9.9"
 
@@ -147,9 +148,12 @@ def test_changing_the_password_ends_console_sessions(session_factory: sessionmak
     with transaction(session_factory) as s:
         assert identity.load_console_session(s, key, SESSIONS) is None
         set_scope(s, ALL_TENANTS)
-        assert identity.authenticate_password(
-            s, username=actor.user.username, password="a new long password", client=None, limits=LIMITS
-        ).id == actor.user.id
+        assert (
+            identity.authenticate_password(
+                s, username=actor.user.username, password="a new long password", client=None, limits=LIMITS
+            ).id
+            == actor.user.id
+        )
 
 
 def test_each_installation_generates_its_own_secret(tmp_path) -> None:
