@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,7 @@ from hexmill.core.security import (
 from hexmill.core.tenancy import ALL_TENANTS, set_scope, widened
 
 TOKEN_PREFIX = "hxm_"  # noqa: S105 - the public marker of hexmill tokens, not a secret
+T = TypeVar("T", Park, Tenant, Role)
 
 # ---------------------------------------------------------------------------------------------
 # Parks and tenants (platform level)
@@ -54,6 +55,25 @@ def _flush_unique(session: Session, field: str, value: object) -> None:
         session.flush()
     except IntegrityError as exc:
         raise Conflict(N_("%(value)s is already taken."), field=field, value=value) from exc
+
+
+def _save_changes(
+    session: Session, ctx: Context, obj: T, fields: dict[str, Any], kind: str, *, tenant_id: int | None = None
+) -> T:
+    """Apply validated ``fields`` to ``obj``, flush (a taken name is a Conflict) and audit ``<kind>.update``."""
+    for key, value in fields.items():
+        setattr(obj, key, value)
+    _flush_unique(session, "name", fields.get("name"))
+    audit.record(
+        session,
+        ctx,
+        f"{kind}.update",
+        object_type=kind,
+        object_id=getattr(obj, "id", None),
+        tenant_id=tenant_id,
+        detail=fields,
+    )
+    return obj
 
 
 def list_parks(session: Session, ctx: Context) -> list[Park]:
@@ -82,12 +102,7 @@ def create_park(session: Session, ctx: Context, **fields: Any) -> Park:
 def update_park(session: Session, ctx: Context, park_id: int, **fields: Any) -> Park:
     """Change a park (platform admin)."""
     ctx.require_platform_admin()
-    park = get_park(session, ctx, park_id)
-    for key, value in fields.items():
-        setattr(park, key, value)
-    _flush_unique(session, "name", fields.get("name"))
-    audit.record(session, ctx, "park.update", object_type="park", object_id=park.id, detail=fields)
-    return park
+    return _save_changes(session, ctx, get_park(session, ctx, park_id), fields, "park")
 
 
 def delete_park(session: Session, ctx: Context, park_id: int) -> None:
@@ -152,19 +167,7 @@ def update_tenant(session: Session, ctx: Context, tenant_id: int, **fields: Any)
     if platform_only and not ctx.is_platform_admin:
         ctx.require_platform_admin()
     _check_park(session, fields.get("park_id"))
-    for key, value in fields.items():
-        setattr(tenant, key, value)
-    _flush_unique(session, "name", fields.get("name"))
-    audit.record(
-        session,
-        ctx,
-        "tenant.update",
-        object_type="tenant",
-        object_id=tenant.id,
-        tenant_id=tenant.id,
-        detail=fields,
-    )
-    return tenant
+    return _save_changes(session, ctx, tenant, fields, "tenant", tenant_id=tenant.id)
 
 
 def delete_tenant(session: Session, ctx: Context, tenant_id: int) -> None:
@@ -275,11 +278,7 @@ def update_role(session: Session, ctx: Context, role_id: int, **fields: Any) -> 
     role = _own_role(session, ctx, role_id)
     if "permissions" in fields:
         fields["permissions"] = _check_permissions(fields["permissions"])
-    for key, value in fields.items():
-        setattr(role, key, value)
-    _flush_unique(session, "name", fields.get("name"))
-    audit.record(session, ctx, "role.update", object_type="role", object_id=role.id, detail=fields)
-    return role
+    return _save_changes(session, ctx, role, fields, "role")
 
 
 def delete_role(session: Session, ctx: Context, role_id: int) -> None:
