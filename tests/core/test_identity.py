@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +17,7 @@ from hexmill.core.config import Settings
 from hexmill.core.context import Context
 from hexmill.core.db import transaction
 from hexmill.core.errors import InvalidInput, NotAuthenticated, RateLimited
-from hexmill.core.models import AuditEntry, ConsoleSession, User
+from hexmill.core.models import AuditEntry, ConsoleSession, LoginAttempt, User
 from hexmill.core.security import digest
 from hexmill.core.tenancy import ALL_TENANTS, set_scope
 from tests.conftest import PASSWORD
@@ -175,3 +177,24 @@ def test_settings_read_toml_and_environment_wins(tmp_path, monkeypatch) -> None:
     assert settings.session_idle_minutes == 7
     assert settings.log_level == "ERROR"
     assert settings.resolved_database_url.endswith("var/hexmill.db")
+
+
+def test_a_login_purges_expired_sessions_and_old_failures(app, session_factory, actor_factory) -> None:
+    actor = actor_factory()
+    stale = _session_for(session_factory, actor.user.id)
+    _age(session_factory, stale, idle=timedelta(hours=2), age=timedelta(hours=3))
+    with transaction(session_factory) as s:
+        s.add(LoginAttempt(key="user:long-gone", at=utcnow() - timedelta(days=2)))
+    with TestClient(app) as client:
+        page = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf
+        done = client.post(
+            "/login",
+            data={"username": actor.user.username, "password": PASSWORD, "csrf_token": csrf.group(1), "next": "/"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+    with transaction(session_factory) as s:
+        assert s.scalar(select(ConsoleSession).where(ConsoleSession.key_hash == digest(stale))) is None
+        assert s.scalar(select(LoginAttempt).where(LoginAttempt.key == "user:long-gone")) is None

@@ -110,9 +110,13 @@ def login(request: Request, username: str, password: str) -> User:
     )
     try:
         with transaction(factory) as db:
-            return identity.authenticate_password(
+            user = identity.authenticate_password(
                 db, username=username, password=password, client=client, limits=limits
             )
+            # Logins are rare and every replica sees them: a good moment to drop what has expired,
+            # so the session and login-failure tables stay bounded without a scheduled job.
+            identity.purge_expired(db, session_limits(settings), limits.window)
+            return user
     except RateLimited:
         with transaction(factory) as db:
             identity.record_auth_failure(

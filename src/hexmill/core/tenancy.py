@@ -83,10 +83,18 @@ def get_scope(session: Session) -> Scope | None:
     return session.info.get(SCOPE_KEY)
 
 
+_tables_cache: dict[int, frozenset[str]] = {}
+
+
 def _tenant_tables() -> frozenset[str]:
-    return frozenset(
-        cast("Table", m.local_table).name for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)
-    )
+    """Return the names of tenant-owned tables, recomputed only when new mappers are registered."""
+    mappers = Base.registry.mappers
+    cached = _tables_cache.get(len(mappers))
+    if cached is None:
+        cached = frozenset(cast("Table", m.local_table).name for m in mappers if issubclass(m.class_, TenantOwned))
+        _tables_cache.clear()
+        _tables_cache[len(mappers)] = cached
+    return cached
 
 
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
