@@ -28,6 +28,8 @@ from hexmill.core.migrate import upgrade
 from hexmill.core.models import Tenant, User
 from hexmill.core.tenancy import ALL_TENANTS, set_scope
 
+pytest_plugins = ["tests.brokers"]
+
 PG_ENV = "HEXMILL_TEST_PG_URL"
 PASSWORD = "correct horse battery"
 _seq = itertools.count()

@@ -1,0 +1,1 @@
+"""Connect: device registry, protocol connectors, the edge agent and the plant simulator."""

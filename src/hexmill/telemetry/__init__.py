@@ -1,0 +1,1 @@
+"""Telemetry: series, points, rollups, retention, queries and the live stream."""
