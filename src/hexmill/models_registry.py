@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from hexmill.assets import models as assets_models  # noqa: F401 - registers tables
+from hexmill.connect.registry import models as registry_models  # noqa: F401 - registers tables
 from hexmill.core import models as core_models  # noqa: F401 - registers tables
 from hexmill.core.db import Base
+from hexmill.telemetry import models as telemetry_models  # noqa: F401 - registers tables
 
 metadata = Base.metadata

@@ -622,6 +622,16 @@ def create_tag(
     return tag
 
 
+def ensure_tag(
+    session: Session, ctx: Context, *, equipment_id: int, name: str, data_type: str = "float", unit: str = ""
+) -> Tag:
+    """Return the equipment's tag called ``name``, creating it first if there is none (device births)."""
+    tag = session.scalar(select(Tag).where(Tag.equipment_id == equipment_id, Tag.name == name))
+    if tag is not None:
+        return tag
+    return create_tag(session, ctx, name=name, equipment_id=equipment_id, data_type=data_type, unit=unit)
+
+
 def update_tag(session: Session, ctx: Context, tag_id: int, **fields: Any) -> Tag:
     """Change a tag's name, unit, data type or description."""
     ctx.require(EDIT)

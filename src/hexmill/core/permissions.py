@@ -26,18 +26,26 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     Permission("audit.view", N_("Read the audit log")),
     Permission("assets.view", N_("See sites, lines, equipment and tags")),
     Permission("assets.edit", N_("Create, change and delete sites, lines, equipment and tags")),
+    Permission("devices.view", N_("See devices, their connection state and refused records")),
+    Permission("devices.manage", N_("Provision devices, map their fields, rotate and revoke their secrets")),
+    Permission("telemetry.view", N_("Read machine data: trends, latest values, exports")),
+    Permission("telemetry.manage", N_("Set how long machine data is kept")),
 )
 PERMISSION_CODES: Final[frozenset[str]] = frozenset(p.code for p in PERMISSIONS)
 
 PLATFORM_ADMIN: Final = "platform_admin"
+_READ_MACHINES: Final = ("devices.view", "telemetry.view")
 
 # Built-in roles: name -> (description msgid, permissions). "platform_admin" is the user flag
 # ``is_platform_admin``, listed here so the console can show it beside the others.
 BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "tenant_admin": (N_("Everything within the enterprise"), PERMISSION_CODES),
-    "planner": (N_("Plans production; reads assets"), frozenset({"assets.view", "users.view"})),
-    "operator": (N_("Reports on the shop floor; reads assets"), frozenset({"assets.view"})),
-    "quality": (N_("Quality staff; reads assets"), frozenset({"assets.view"})),
-    "maintenance": (N_("Maintains equipment; edits assets"), frozenset({"assets.view", "assets.edit"})),
-    "viewer": (N_("Reads everything, changes nothing"), frozenset({"assets.view", "users.view"})),
+    "planner": (N_("Plans production; reads assets"), frozenset({"assets.view", "users.view", *_READ_MACHINES})),
+    "operator": (N_("Reports on the shop floor; reads assets"), frozenset({"assets.view", *_READ_MACHINES})),
+    "quality": (N_("Quality staff; reads assets"), frozenset({"assets.view", *_READ_MACHINES})),
+    "maintenance": (
+        N_("Maintains equipment; edits assets"),
+        frozenset({"assets.view", "assets.edit", "devices.manage", *_READ_MACHINES}),
+    ),
+    "viewer": (N_("Reads everything, changes nothing"), frozenset({"assets.view", "users.view", *_READ_MACHINES})),
 }

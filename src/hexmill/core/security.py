@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -48,3 +50,32 @@ def digest(secret: str) -> str:
 def same(a: str, b: str) -> bool:
     """Compare two strings in constant time."""
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+#: PBKDF2 rounds for device secrets. The secrets are 256-bit random, so the hash need not be slow;
+#: the format is Mosquitto's ``$7$`` so an external broker can check the same credentials.
+DEVICE_HASH_ROUNDS = 1000
+
+
+def hash_device_secret(secret: str) -> str:
+    """Return a Mosquitto-compatible ``$7$`` PBKDF2-SHA512 hash of a device secret."""
+    salt = secrets.token_bytes(12)
+    derived = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, DEVICE_HASH_ROUNDS)
+    return f"$7${DEVICE_HASH_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(derived).decode()}"
+
+
+def verify_device_secret(secret_hash: str | None, secret: str) -> bool:
+    """Return whether ``secret`` matches a ``$7$`` hash; False for a missing or malformed hash."""
+    if not secret_hash:
+        return False
+    parts = secret_hash.split("$")
+    if len(parts) != 5 or parts[1] != "7":  # "$7$<rounds>$<salt>$<hash>"
+        return False
+    try:
+        rounds = int(parts[2])
+        salt = base64.b64decode(parts[3], validate=True)
+        expected = base64.b64decode(parts[4], validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    derived = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, rounds)
+    return hmac.compare_digest(derived, expected)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -10,6 +12,14 @@ from hexmill.models_registry import metadata
 
 config = context.config
 
+# The telemetry store owns its tables (and creates chunk partitions as data arrives); migrations
+# leave them alone, so ``alembic check`` does not see them as tables to drop.
+_STORE_TABLE = re.compile(r"^(tlm_|(raw|m1|h1)_[0-9]+_)")
+
+
+def _include_name(name: str | None, type_: str, _parent: object) -> bool:
+    return not (type_ == "table" and name is not None and _STORE_TABLE.match(name))
+
 
 def _run(connection: Connection) -> None:
     context.configure(
@@ -17,6 +27,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

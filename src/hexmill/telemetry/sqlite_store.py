@@ -56,9 +56,7 @@ class SqliteStore(TelemetryStore):
         self._lock = threading.Lock()
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
-        self._known: set[str] = {
-            row[0] for row in self._writer.execute("SELECT name FROM tlm_chunks").fetchall()
-        }
+        self._known: set[str] = {row[0] for row in self._writer.execute("SELECT name FROM tlm_chunks").fetchall()}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
 

@@ -224,12 +224,14 @@ class TelemetryStore(ABC):
             if source is Level.RAW:
                 aggregate = (
                     f"SELECT :t, k.series, k.bucket, count(r.value), min(r.value), max(r.value), sum(r.value), "
-                    f"min(CASE WHEN r.value IS NOT NULL THEN r.ts END), max(CASE WHEN r.value IS NOT NULL THEN r.ts END) "
+                    "min(CASE WHEN r.value IS NOT NULL THEN r.ts END), "
+                    "max(CASE WHEN r.value IS NOT NULL THEN r.ts END) "
                     f"FROM tlm_touched k JOIN {src} r ON r.tenant_id = :t AND r.series = k.series "
                     f"AND r.ts >= k.bucket AND r.ts < k.bucket + :w GROUP BY k.series, k.bucket"
                 )
-                first = f"(SELECT r.value FROM {src} r WHERE r.tenant_id = :t AND r.series = d.series AND r.ts = d.first_ts)"
-                last = f"(SELECT r.value FROM {src} r WHERE r.tenant_id = :t AND r.series = d.series AND r.ts = d.last_ts)"
+                where = f"FROM {src} r WHERE r.tenant_id = :t AND r.series = d.series"
+                first = f"(SELECT r.value {where} AND r.ts = d.first_ts)"
+                last = f"(SELECT r.value {where} AND r.ts = d.last_ts)"
             else:
                 aggregate = (
                     f"SELECT :t, k.series, k.bucket, sum(r.count), min(r.min), max(r.max), sum(r.sum), "

@@ -1,0 +1,1 @@
+"""Device registry: devices bound to equipment, their credentials, field mappings and dead letters."""

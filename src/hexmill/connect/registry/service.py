@@ -1,0 +1,533 @@
+"""The device registry's logic: provisioning, credentials, field mappings and the ingest pipeline.
+
+Provisioning needs ``devices.manage`` and reading ``devices.view``. A device's secret is made
+here, returned once, and kept only as a hash. ``ingest`` is the one path every connector's
+readings take into telemetry: readings are mapped from device fields to equipment tags, bad ones
+go to the dead-letter table with their reason, good ones are written to the telemetry store and
+committed before the caller acknowledges anything (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hexmill.assets import service as assets
+from hexmill.connect.payload import Rejection
+from hexmill.connect.registry.filters import DEAD_LETTER_FILTERS, DEVICE_FILTERS
+from hexmill.connect.registry.models import PROTOCOLS, DeadLetter, Device, DeviceField
+from hexmill.core import audit
+from hexmill.core.clock import utcnow
+from hexmill.core.context import Context
+from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, NotFound
+from hexmill.core.i18n import N_
+from hexmill.core.pagination import MAX_LIMIT, count_of
+from hexmill.core.security import hash_device_secret, same, verify_device_secret
+from hexmill.core.tenancy import widened
+from hexmill.telemetry.points import Reading, quality_code
+from hexmill.telemetry.store import PointRow, TelemetryStore
+
+VIEW = "devices.view"
+MANAGE = "devices.manage"
+MAX_PAYLOAD_EXCERPT: Final = 2000
+MAX_DEAD_LETTERS_PER_BATCH: Final = 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# Provisioning
+# ---------------------------------------------------------------------------------------------
+
+
+def _new_client_id() -> str:
+    return "dev-" + secrets.token_hex(6)
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def list_devices(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Device], int]:
+    """Return one page of the enterprise's devices, and their total."""
+    ctx.require(VIEW)
+    stmt = DEVICE_FILTERS.apply(select(Device).order_by(Device.name, Device.id), filters or {})
+    return list(session.scalars(stmt.offset(offset).limit(limit))), count_of(session, stmt)
+
+
+def get_device(session: Session, ctx: Context, device_id: int) -> Device:
+    """Return one device of the enterprise, or raise NotFound."""
+    ctx.require(VIEW)
+    device = session.scalar(select(Device).where(Device.id == device_id))
+    if device is None:
+        raise NotFound(N_("Device %(id)s not found."), id=device_id)
+    return device
+
+
+def _check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        message = N_("Unknown protocol %(value)s; use one of %(choices)s.")
+        raise InvalidInput(
+            message,
+            field="protocol",
+            errors=[FieldError(message, field="protocol", params={"value": protocol, "choices": ", ".join(PROTOCOLS)})],
+            value=protocol,
+            choices=", ".join(PROTOCOLS),
+        )
+
+
+def _check_equipment(session: Session, ctx: Context, equipment_id: int) -> None:
+    try:
+        assets.get_equipment(session, ctx, equipment_id)
+    except NotFound:
+        message = N_("Equipment %(id)s does not exist.")
+        raise InvalidInput(
+            message,
+            field="equipment_id",
+            errors=[FieldError(message, field="equipment_id", params={"id": equipment_id})],
+            id=equipment_id,
+        ) from None
+
+
+def _flush_unique(session: Session, name: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(N_("A device named %(name)s already exists."), field="name", name=name) from None
+
+
+def create_device(
+    session: Session,
+    ctx: Context,
+    *,
+    name: str,
+    protocol: str,
+    equipment_id: int,
+    config: Mapping[str, Any] | None = None,
+    description: str = "",
+    auto_tags: bool = False,
+) -> tuple[Device, str]:
+    """Provision a device bound to a piece of equipment; return it and its secret (shown once)."""
+    ctx.require(MANAGE)
+    tenant_id = ctx.require_tenant()
+    _check_protocol(protocol)
+    _check_equipment(session, ctx, equipment_id)
+    secret = _new_secret()
+    device = Device(
+        tenant_id=tenant_id,
+        name=name,
+        client_id=_new_client_id(),
+        protocol=protocol,
+        equipment_id=equipment_id,
+        config=dict(config or {}),
+        description=description,
+        auto_tags=auto_tags,
+        secret_hash=hash_device_secret(secret),
+        secret_set_at=utcnow(),
+    )
+    session.add(device)
+    _flush_unique(session, name)
+    audit.record(
+        session,
+        ctx,
+        "connect.device.create",
+        object_type="device",
+        object_id=device.id,
+        detail={"name": name, "protocol": protocol, "equipment_id": equipment_id, "client_id": device.client_id},
+    )
+    return device, secret
+
+
+def update_device(session: Session, ctx: Context, device_id: int, **fields: Any) -> Device:
+    """Change a device's name, description, equipment, configuration or switches."""
+    ctx.require(MANAGE)
+    device = get_device(session, ctx, device_id)
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if "protocol" in changes:
+        _check_protocol(changes["protocol"])
+    if "equipment_id" in changes:
+        _check_equipment(session, ctx, changes["equipment_id"])
+    for key, value in changes.items():
+        setattr(device, key, value)
+    _flush_unique(session, changes.get("name", device.name))
+    audit.record(
+        session,
+        ctx,
+        "connect.device.update",
+        object_type="device",
+        object_id=device.id,
+        detail={k: v for k, v in changes.items() if k != "config"}
+        | ({"config": "changed"} if "config" in changes else {}),
+    )
+    return device
+
+
+def delete_device(session: Session, ctx: Context, device_id: int) -> None:
+    """Delete a device; its stored telemetry stays with the equipment's tags."""
+    ctx.require(MANAGE)
+    device = get_device(session, ctx, device_id)
+    session.delete(device)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "connect.device.delete",
+        object_type="device",
+        object_id=device_id,
+        detail={"name": device.name, "client_id": device.client_id},
+    )
+
+
+def rotate_device_secret(session: Session, ctx: Context, device_id: int) -> tuple[Device, str]:
+    """Give a device a new secret (the old one stops working); return the new one, shown once."""
+    ctx.require(MANAGE)
+    device = get_device(session, ctx, device_id)
+    secret = _new_secret()
+    device.secret_hash = hash_device_secret(secret)
+    device.secret_set_at = utcnow()
+    device.revoked_at = None
+    session.flush()
+    audit.record(session, ctx, "connect.device.rotate_secret", object_type="device", object_id=device.id)
+    return device, secret
+
+
+def revoke_device(session: Session, ctx: Context, device_id: int) -> Device:
+    """Revoke a device's credentials: it can no longer connect or send until given a new secret."""
+    ctx.require(MANAGE)
+    device = get_device(session, ctx, device_id)
+    device.secret_hash = None
+    device.revoked_at = utcnow()
+    session.flush()
+    audit.record(session, ctx, "connect.device.revoke", object_type="device", object_id=device.id)
+    return device
+
+
+def list_device_fields(session: Session, ctx: Context, device_id: int) -> list[DeviceField]:
+    """Return a device's explicit field → tag mappings."""
+    device = get_device(session, ctx, device_id)
+    return list(
+        session.scalars(select(DeviceField).where(DeviceField.device_id == device.id).order_by(DeviceField.field))
+    )
+
+
+def set_device_fields(session: Session, ctx: Context, device_id: int, mapping: Mapping[str, int]) -> list[DeviceField]:
+    """Replace a device's field → tag mappings; every tag must belong to the device's equipment."""
+    ctx.require(MANAGE)
+    device = get_device(session, ctx, device_id)
+    tags = {t.id: t for t in _equipment_tags(session, ctx, device.equipment_id)}
+    errors = [
+        FieldError(
+            N_("Tag %(id)s is not a tag of this device's equipment."), field=f"fields.{name}", params={"id": tag_id}
+        )
+        for name, tag_id in mapping.items()
+        if tag_id not in tags
+    ]
+    errors += [
+        FieldError(N_("Field names have 1 to 200 characters."), field="fields")
+        for name in mapping
+        if not name or len(name) > 200
+    ]
+    if errors:
+        raise InvalidInput(N_("The field mapping has errors."), errors=errors)
+    for row in session.scalars(select(DeviceField).where(DeviceField.device_id == device.id)):
+        session.delete(row)
+    session.flush()
+    rows = [DeviceField(tenant_id=device.tenant_id, device_id=device.id, field=k, tag_id=v) for k, v in mapping.items()]
+    session.add_all(rows)
+    session.flush()
+    audit.record(
+        session, ctx, "connect.device.set_fields", object_type="device", object_id=device.id, detail=dict(mapping)
+    )
+    return rows
+
+
+def list_dead_letters(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[DeadLetter], int]:
+    """Return one page of refused records, newest first, and their total."""
+    ctx.require(VIEW)
+    stmt = DEAD_LETTER_FILTERS.apply(select(DeadLetter).order_by(DeadLetter.id.desc()), filters or {})
+    return list(session.scalars(stmt.offset(offset).limit(limit))), count_of(session, stmt)
+
+
+def _equipment_tags(session: Session, ctx: Context, equipment_id: int) -> list[Any]:
+    tags, _ = assets.list_tags(session, ctx, filters={"equipment_id": equipment_id}, limit=MAX_LIMIT)
+    return tags
+
+
+# ---------------------------------------------------------------------------------------------
+# Authentication of devices
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """Who a connection or request speaks for: a device, its enterprise and its equipment."""
+
+    device_id: int
+    tenant_id: int
+    equipment_id: int
+    client_id: str
+    protocol: str
+
+
+@dataclass
+class DeviceAuthenticator:
+    """Check device credentials, remembering good ones for ``ttl`` seconds.
+
+    Checking a PBKDF2 hash for every MQTT message would cost more than storing the message; a
+    rotation or revocation therefore takes effect within ``ttl`` seconds on live connections
+    (new connections are always checked against the database).
+    """
+
+    ttl: float = 10.0
+    _cache: dict[str, tuple[float, str, DeviceIdentity]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def authenticate(self, session: Session, client_id: str, secret: str, *, fresh: bool = False) -> DeviceIdentity:
+        """Return the identity of a device whose client id and secret match; else raise NotAuthenticated."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(client_id)
+        if cached and not fresh and cached[0] > now and same(cached[1], secret):
+            return cached[2]
+        with widened(session):
+            device = session.scalar(select(Device).where(Device.client_id == client_id))
+        if device is None or not device.enabled or not verify_device_secret(device.secret_hash, secret):
+            with self._lock:
+                self._cache.pop(client_id, None)
+            raise NotAuthenticated(N_("Unknown device or wrong device secret."))
+        identity = DeviceIdentity(device.id, device.tenant_id, device.equipment_id, device.client_id, device.protocol)
+        with self._lock:
+            self._cache[client_id] = (now + self.ttl, secret, identity)
+        return identity
+
+    def forget(self, client_id: str) -> None:
+        """Drop a cached credential, so the next use is checked against the database."""
+        with self._lock:
+            self._cache.pop(client_id, None)
+
+
+def parse_device_token(raw: str) -> tuple[str, str]:
+    """Split a device token ``<client-id>:<secret>``; raise NotAuthenticated when malformed."""
+    client_id, sep, secret = raw.strip().partition(":")
+    if not sep or not client_id or not secret:
+        raise NotAuthenticated(N_("Send the device token as <client-id>:<secret>."))
+    return client_id, secret
+
+
+# ---------------------------------------------------------------------------------------------
+# The ingest pipeline
+# ---------------------------------------------------------------------------------------------
+
+_NUMERIC: Final = ("float", "integer", "boolean")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """How one device's fields land in telemetry: field name → (series id = tag id, data type)."""
+
+    tenant_id: int
+    equipment_id: int
+    fields: Mapping[str, tuple[int, str]]
+    auto_tags: bool
+    enabled: bool
+
+
+@dataclass
+class FieldResolver:
+    """Cache each device's field map for ``ttl`` seconds (mappings change rarely, messages often)."""
+
+    ttl: float = 10.0
+    _cache: dict[int, tuple[float, FieldMap]] = field(default_factory=dict)
+
+    def get(self, session: Session, device_id: int, *, fresh: bool = False) -> FieldMap:
+        """Return the field map of a device, loading it when absent, stale or ``fresh`` is asked."""
+        now = time.monotonic()
+        hit = self._cache.get(device_id)
+        if hit and hit[0] > now and not fresh:
+            return hit[1]
+        with widened(session):
+            device = session.scalar(select(Device).where(Device.id == device_id))
+            if device is None:
+                raise NotFound(N_("Device %(id)s not found."), id=device_id)
+            ctx = Context.system(device.tenant_id, name=f"device:{device.client_id}")
+            tags = {t.id: t for t in _equipment_tags(session, ctx, device.equipment_id)}
+            fields = {t.name: (t.id, t.data_type) for t in tags.values()}
+            for row in session.scalars(select(DeviceField).where(DeviceField.device_id == device.id)):
+                tag = tags.get(row.tag_id)
+                if tag is not None:
+                    fields[row.field] = (tag.id, tag.data_type)
+            fmap = FieldMap(
+                device.tenant_id,
+                device.equipment_id,
+                fields,
+                device.auto_tags,
+                device.enabled and device.secret_hash is not None,
+            )
+        self._cache[device_id] = (now + self.ttl, fmap)
+        return fmap
+
+    def forget(self, device_id: int) -> None:
+        """Drop a device's cached map."""
+        self._cache.pop(device_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestItem:
+    """One message's worth of readings from one device, with what parsing already refused."""
+
+    device: DeviceIdentity
+    readings: Sequence[Reading]
+    channel: str
+    rejections: Sequence[Rejection] = ()
+    payload: bytes | str = b""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of one message: points stored and records refused (with reasons)."""
+
+    accepted: int
+    rejections: list[Rejection]
+
+
+def _row(series: int, data_type: str, reading: Reading) -> PointRow:
+    value = reading.value
+    quality = quality_code(reading.quality, historical=reading.historical)
+    if value is None:
+        return (series, reading.ts_us, None, None, quality)
+    if data_type in _NUMERIC:
+        if isinstance(value, str):
+            raise ValueError(f"text sent for the {data_type} tag")
+        return (series, reading.ts_us, float(value), None, quality)
+    return (series, reading.ts_us, None, value if isinstance(value, str) else str(value).lower(), quality)
+
+
+def _excerpt(payload: bytes | str) -> str:
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    return text[:MAX_PAYLOAD_EXCERPT]
+
+
+def ingest(
+    session: Session, store: TelemetryStore, resolver: FieldResolver, items: Sequence[IngestItem]
+) -> list[IngestResult]:
+    """Store the readings of many messages at once; record refusals and device counters.
+
+    The points are committed to the telemetry store before this returns; the dead letters and
+    counters are written to ``session``, which the caller commits. Returns one result per item.
+    """
+    rows_by_tenant: dict[int, list[PointRow]] = defaultdict(list)
+    results: list[IngestResult] = []
+    for item in items:
+        fmap = resolver.get(session, item.device.device_id)
+        rejected = list(item.rejections)
+        if not fmap.enabled:
+            rejected.append(Rejection("$", "the device is disabled or its credentials were revoked"))
+            results.append(IngestResult(0, rejected))
+            continue
+        accepted = 0
+        unknown = {r.field for r in item.readings if r.field not in fmap.fields}
+        if unknown:
+            fmap = resolver.get(session, item.device.device_id, fresh=True)
+            if fmap.auto_tags:
+                fmap = _create_tags(session, resolver, item.device, unknown=unknown, readings=item.readings)
+        rows = rows_by_tenant[fmap.tenant_id]
+        for reading in item.readings:
+            target = fmap.fields.get(reading.field)
+            if target is None:
+                rejected.append(
+                    Rejection(f"values.{reading.field}", "no tag of the equipment has this name or mapping")
+                )
+                continue
+            try:
+                rows.append(_row(target[0], target[1], reading))
+            except ValueError as exc:
+                rejected.append(Rejection(f"values.{reading.field}", str(exc)))
+                continue
+            accepted += 1
+        results.append(IngestResult(accepted, rejected))
+    for tenant_id, rows in rows_by_tenant.items():
+        store.write(tenant_id, rows)
+    _record_outcome(session, items, results)
+    return results
+
+
+def _create_tags(
+    session: Session,
+    resolver: FieldResolver,
+    device: DeviceIdentity,
+    *,
+    unknown: set[str],
+    readings: Sequence[Reading],
+) -> FieldMap:
+    ctx = Context.system(device.tenant_id, name=f"device:{device.client_id}")
+    kinds = {r.field: r.value for r in readings if r.field in unknown}
+    with widened(session):
+        for name, value in sorted(kinds.items()):
+            data_type = (
+                "boolean"
+                if isinstance(value, bool)
+                else "string"
+                if isinstance(value, str)
+                else "integer"
+                if isinstance(value, int)
+                else "float"
+            )
+            if 0 < len(name) <= 128:
+                assets.ensure_tag(session, ctx, equipment_id=device.equipment_id, name=name, data_type=data_type)
+    return resolver.get(session, device.device_id, fresh=True)
+
+
+def _record_outcome(session: Session, items: Sequence[IngestItem], results: Sequence[IngestResult]) -> None:
+    now = utcnow()
+    per_device: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    letters: list[DeadLetter] = []
+    for item, result in zip(items, results, strict=True):
+        counts = per_device[item.device.device_id]
+        counts[0] += result.accepted
+        counts[1] += len(result.rejections)
+        for rejection in result.rejections:
+            if len(letters) < MAX_DEAD_LETTERS_PER_BATCH:
+                letters.append(
+                    DeadLetter(
+                        tenant_id=item.device.tenant_id,
+                        device_id=item.device.device_id,
+                        channel=item.channel,
+                        received_at=now,
+                        location=rejection.location[:200],
+                        reason=rejection.reason,
+                        payload=_excerpt(item.payload),
+                    )
+                )
+    with widened(session):
+        for device_id, (accepted, rejected) in per_device.items():
+            session.execute(
+                update(Device)
+                .where(Device.id == device_id)
+                .values(
+                    points_accepted=Device.points_accepted + accepted,
+                    records_rejected=Device.records_rejected + rejected,
+                    last_seen_at=now,
+                )
+            )
+        session.add_all(letters)
+        session.flush()
+
+
+def set_link_state(session: Session, device_id: int, state: str, reason: str | None = None) -> None:
+    """Record a device's connection state as a connector or broker saw it."""
+    with widened(session):
+        session.execute(
+            update(Device).where(Device.id == device_id).values(link_state=state, link_reason=(reason or "")[:500])
+        )
