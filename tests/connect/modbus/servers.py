@@ -69,7 +69,7 @@ class PymodbusServer:
     async def stop(self) -> None:
         if self._server is None:
             return
-        await self._server.shutdown()
+        await self._server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
         self._server = None
 
     async def write(self, table: Table, address: int, values: list[int]) -> None:

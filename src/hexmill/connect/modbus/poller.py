@@ -15,7 +15,8 @@ from hexmill.connect.base import Backoff, LinkState, ReadingSink, StateSink
 from hexmill.connect.modbus.client import ModbusError
 from hexmill.connect.modbus.config import ModbusConfig
 from hexmill.connect.modbus.mapping import ReadBlock, Table, decode
-from hexmill.telemetry.points import Quality, Reading
+from hexmill.core.clock import utcnow
+from hexmill.telemetry.points import Quality, Reading, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class SystemClock:
 
     def now_us(self) -> int:
         """Return the current UTC time in microseconds since the epoch."""
-        return time.time_ns() // 1000
+        return to_micros(utcnow())
 
     async def sleep(self, seconds: float) -> None:
         """Wait with ``asyncio.sleep``."""
