@@ -1,0 +1,1 @@
+"""OPC UA client connector: settings, the asyncua client, the poller and node mapping."""
