@@ -249,3 +249,30 @@ def test_connection_test_reports_refused_credentials(mosquitto_factory: Callable
     broker = mosquitto_factory("allow_anonymous false")
     with pytest.raises(ConnectionFailed, match="refused"):
         asyncio.run(test_connection(config_for(broker, username="nobody", password="wrong")))
+
+
+def test_host_keeps_retrying_until_the_broker_comes_up(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "late-broker", free_port())
+    recorder = Recorder()
+    host = SparkplugHost(
+        config_for(broker),
+        recorder.on_readings,
+        recorder.on_birth,
+        recorder.on_state,
+        backoff=Backoff(initial=0.1, maximum=0.2),
+    )
+
+    async def scenario() -> None:
+        task = asyncio.create_task(host.run())
+        await asyncio.sleep(0.5)  # several refused attempts
+        assert not host.online.is_set()
+        await asyncio.to_thread(broker.start)
+        await asyncio.wait_for(host.online.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        broker.stop()

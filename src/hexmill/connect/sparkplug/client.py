@@ -60,7 +60,7 @@ class _Connected:
 
 @dataclass(frozen=True, slots=True)
 class _Subscribed:
-    pass
+    refusals: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +167,15 @@ class SparkplugHost:
 
         client = _make_client(self.config, self.host.start_session())
         client.on_connect = lambda _c, _u, _f, reason, _p: post(_Connected(reason))
-        client.on_subscribe = lambda _c, _u, _m, _r, _p: post(_Subscribed())
+        client.on_subscribe = lambda _c, _u, _m, reasons, _p: post(
+            _Subscribed(tuple(str(r) for r in reasons if r.is_failure))
+        )
         client.on_message = lambda _c, _u, message: post(_Message(message.topic, bytes(message.payload)))
         client.on_disconnect = lambda _c, _u, _f, reason, _p: post(_Closed(str(reason)))
-        await asyncio.wait_for(asyncio.to_thread(_connect, client, self.config), self.config.connect_timeout_s)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(_connect, client, self.config), self.config.connect_timeout_s)
+        except TimeoutError:
+            raise SparkplugClientError(f"no connection within {self.config.connect_timeout_s}s") from None
         network = asyncio.ensure_future(asyncio.to_thread(client.loop_forever))
         self._client = client
         went_online = False
@@ -207,6 +212,8 @@ class SparkplugHost:
                 logger.info("Sparkplug host %s connected to %s:%s", *self._where())
                 client.subscribe([(topic, 1) for topic in self.config.subscriptions])
             elif isinstance(event, _Subscribed):
+                if event.refusals:
+                    logger.warning("Sparkplug host %s: subscriptions refused: %s", self.config.host_id, event.refusals)
                 await self._dispatch(self.host.online())
                 went_online = True
                 self.online.set()

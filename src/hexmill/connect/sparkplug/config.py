@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from hexmill.connect.sparkplug.client import SparkplugClientError, probe
 from hexmill.connect.sparkplug.codec import check_id
@@ -86,3 +86,19 @@ async def test_connection(config: SparkplugHostConfig) -> None:
 
 # pytest would otherwise collect the public name ``test_connection`` from test modules importing it.
 test_connection.__test__ = False  # type: ignore[attr-defined]
+
+
+class SparkplugDeviceConfig(BaseModel):
+    """Which Sparkplug edge node (and device under it) a registry device stands for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_id: str = Field(min_length=1, max_length=200)
+    edge_node_id: str = Field(min_length=1, max_length=200)
+    device_id: str | None = Field(None, min_length=1, max_length=200, description="Empty for the edge node itself.")
+
+    @field_validator("group_id", "edge_node_id", "device_id")
+    @classmethod
+    def _valid_level(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Refuse ids that cannot stand as one topic level."""
+        return None if value is None else check_id(str(info.field_name), value)
