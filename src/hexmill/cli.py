@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -113,6 +114,145 @@ def demo(
     out.print(table)
     if serve_after:
         serve(host=host, port=port, migrate=False)
+
+
+@app.command()
+def simulate(  # every option is keyword-only: typer passes them by name
+    *,
+    opcua_port: Annotated[int, typer.Option(help="OPC UA server port (0: no OPC UA server).")] = 4840,
+    modbus_port: Annotated[int, typer.Option(help="Modbus TCP server port (0: no Modbus server).")] = 5020,
+    host: Annotated[str, typer.Option(help="Address the OPC UA and Modbus servers listen on.")] = "127.0.0.1",
+    mqtt_host: Annotated[str, typer.Option(help="MQTT broker to publish to.")] = "127.0.0.1",
+    mqtt_port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
+    mqtt_device: Annotated[
+        list[str] | None,
+        typer.Option(metavar="ID:SECRET", help="Publish JSON telemetry as device ID, a machine id (repeat)."),
+    ] = None,
+    mqtt_config: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help='JSON file: {"devices": {"cnc-1": "secret", ...}, "sparkplug": {"username": ..., "password": ...}}.',
+        ),
+    ] = None,
+    sparkplug_group: Annotated[str | None, typer.Option(help="Sparkplug B group id (with --sparkplug-node).")] = None,
+    sparkplug_node: Annotated[str | None, typer.Option(help="Sparkplug B edge node (with --sparkplug-group).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed and clock give the same plant.")] = 0,
+    step_ms: Annotated[int, typer.Option(min=50, help="Milliseconds between plant steps.")] = 1000,
+    duration: Annotated[float | None, typer.Option(min=0, help="Stop after this many seconds.")] = None,
+) -> None:
+    """Simulate a small plant (CNC machines, a moulding machine, a packing line) over OPC UA, Modbus and MQTT."""
+    import asyncio
+    import json
+    import signal
+
+    from hexmill.connect.simulator.runner import SimulatorOptions, run_simulator
+
+    devices: dict[str, str] = {}
+    sparkplug: dict[str, str] = {}
+    if mqtt_config is not None:
+        try:
+            loaded = json.loads(mqtt_config.read_text(encoding="utf-8"))
+            devices.update({str(k): str(v) for k, v in loaded.get("devices", {}).items()})
+            sparkplug = {str(k): str(v) for k, v in loaded.get("sparkplug", {}).items()}
+        except (OSError, ValueError, AttributeError) as exc:
+            err.print(f"[red]{mqtt_config}: not a simulator MQTT configuration ({exc})[/red]")
+            raise typer.Exit(2) from exc
+    for item in mqtt_device or []:
+        device_id, sep, secret = item.partition(":")
+        if not sep or not device_id or not secret:
+            err.print(f"[red]--mqtt-device {item!r}: expected ID:SECRET[/red]")
+            raise typer.Exit(2)
+        devices[device_id] = secret
+    try:
+        options = SimulatorOptions(
+            seed=seed,
+            step_ms=step_ms,
+            duration_s=duration,
+            host=host,
+            opcua_port=opcua_port or None,
+            modbus_port=modbus_port or None,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
+            mqtt_devices=devices,
+            sparkplug_group=sparkplug_group,
+            sparkplug_node=sparkplug_node,
+            sparkplug_username=sparkplug.get("username"),
+            sparkplug_password=sparkplug.get("password"),
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    if options.opcua_port:
+        out.print(f"OPC UA   opc.tcp://{host}:{options.opcua_port}/hexmill/simulator (urn:hexmill:simulator)")
+    if options.modbus_port:
+        out.print(f"Modbus   {host}:{options.modbus_port}, unit ids 1-{len(options.layout)}")
+    for device_id in devices:
+        out.print(f"MQTT     mqtt://{mqtt_host}:{mqtt_port} hexmill/v1/{device_id}/telemetry")
+    if sparkplug_group and sparkplug_node:
+        out.print(f"MQTT     mqtt://{mqtt_host}:{mqtt_port} spBv1.0/{sparkplug_group}/+/{sparkplug_node}/#")
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await run_simulator(options)
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        out.print("simulator stopped")
+    except OSError as exc:
+        err.print(f"[red]simulator could not start: {exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@app.command("connect")
+def connect_cmd(  # every option is keyword-only: typer passes them by name
+    *,
+    replica: Annotated[int, typer.Option(min=0, help="This process's number among the replicas (0-based).")] = 0,
+    replicas: Annotated[int, typer.Option(min=1, help="How many connect processes share the devices.")] = 1,
+    reload_s: Annotated[float, typer.Option(min=1, help="Seconds between re-reads of the device registry.")] = 30.0,
+    sparkplug_host: Annotated[
+        str | None, typer.Option(help="MQTT server to run the Sparkplug B host application against.")
+    ] = None,
+    sparkplug_port: Annotated[int, typer.Option(min=1, max=65535, help="Its port.")] = 1883,
+    host_id: Annotated[str, typer.Option(help="Sparkplug host id (names the retained STATE topic).")] = "hexmill",
+) -> None:
+    """Poll the registry's OPC UA and Modbus devices (and host Sparkplug B) into telemetry."""
+    import asyncio
+
+    from hexmill.connect.runner import run_connect
+    from hexmill.core.db import make_sessionmaker
+    from hexmill.telemetry.service import open_store
+
+    if replica >= replicas:
+        err.print("[red]--replica must be smaller than --replicas[/red]")
+        raise typer.Exit(2)
+    sparkplug = None
+    if sparkplug_host:
+        from hexmill.connect.sparkplug.config import SparkplugHostConfig
+
+        sparkplug = _validated(SparkplugHostConfig, host=sparkplug_host, port=sparkplug_port, host_id=host_id)
+    engine = _engine()
+    out.print(f"hexmill connect: replica {replica} of {replicas}")
+    try:
+        asyncio.run(
+            run_connect(
+                make_sessionmaker(engine),
+                open_store(get_settings()),
+                replica=replica,
+                replicas=replicas,
+                reload_s=reload_s,
+                sparkplug=sparkplug,
+            )
+        )
+    except KeyboardInterrupt:
+        out.print("connect stopped")
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -85,6 +86,51 @@ def _check_protocol(protocol: str) -> None:
         )
 
 
+def _config_model(protocol: str) -> type[BaseModel] | None:
+    """Return the pydantic model a protocol's device configuration must satisfy (None: no settings)."""
+    if protocol == "modbus":
+        from hexmill.connect.modbus.config import ModbusConfig  # noqa: PLC0415 - protocol packages load on demand
+
+        return ModbusConfig
+    if protocol == "opcua":
+        from hexmill.connect.opcua.config import OpcUaConfig  # noqa: PLC0415 - as above
+
+        return OpcUaConfig
+    if protocol == "sparkplug":
+        from hexmill.connect.sparkplug.config import SparkplugDeviceConfig  # noqa: PLC0415 - as above
+
+        return SparkplugDeviceConfig
+    return None
+
+
+def check_device_config(protocol: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a device's protocol settings; raise InvalidInput naming each bad ``config.<path>``."""
+    model = _config_model(protocol)
+    if model is None:
+        if config:
+            message = N_("Devices speaking %(protocol)s take no settings.")
+            raise InvalidInput(
+                message,
+                field="config",
+                errors=[FieldError(message, field="config", params={"protocol": protocol})],
+                protocol=protocol,
+            )
+        return {}
+    try:
+        model.model_validate(dict(config))
+    except ValidationError as exc:
+        errors = [
+            FieldError(
+                N_("%(reason)s"),
+                field=".".join(["config", *(str(p) for p in err["loc"])]),
+                params={"reason": err["msg"]},
+            )
+            for err in exc.errors()
+        ]
+        raise InvalidInput(N_("The device settings have errors."), errors=errors) from None
+    return dict(config)
+
+
 def _check_equipment(session: Session, ctx: Context, equipment_id: int) -> None:
     try:
         assets.get_equipment(session, ctx, equipment_id)
@@ -122,6 +168,7 @@ def create_device(
     tenant_id = ctx.require_tenant()
     _check_protocol(protocol)
     _check_equipment(session, ctx, equipment_id)
+    config = check_device_config(protocol, config or {})
     secret = _new_secret()
     device = Device(
         tenant_id=tenant_id,
@@ -157,6 +204,10 @@ def update_device(session: Session, ctx: Context, device_id: int, **fields: Any)
         _check_protocol(changes["protocol"])
     if "equipment_id" in changes:
         _check_equipment(session, ctx, changes["equipment_id"])
+    if "config" in changes or "protocol" in changes:
+        changes["config"] = check_device_config(
+            changes.get("protocol", device.protocol), changes.get("config", device.config)
+        )
     for key, value in changes.items():
         setattr(device, key, value)
     _flush_unique(session, changes.get("name", device.name))
