@@ -9,6 +9,7 @@ committed before the caller acknowledges anything (DESIGN §5).
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -50,6 +51,19 @@ MAX_DEAD_LETTERS_PER_BATCH: Final = 1000
 
 def _new_client_id() -> str:
     return "dev-" + secrets.token_hex(6)
+
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+
+
+def _check_client_id(session: Session, client_id: str) -> None:
+    if not _CLIENT_ID.match(client_id):
+        message = N_("A client id has 3 to 64 letters, digits, dots, dashes or underscores.")
+        raise InvalidInput(message, field="client_id", errors=[FieldError(message, field="client_id")])
+    with widened(session):
+        taken = session.scalar(select(Device.id).where(Device.client_id == client_id))
+    if taken is not None:
+        raise Conflict(N_("The client id %(client_id)s is taken."), field="client_id", client_id=client_id)
 
 
 def _new_secret() -> str:
@@ -162,10 +176,17 @@ def create_device(
     config: Mapping[str, Any] | None = None,
     description: str = "",
     auto_tags: bool = False,
+    client_id: str | None = None,
 ) -> tuple[Device, str]:
-    """Provision a device bound to a piece of equipment; return it and its secret (shown once)."""
+    """Provision a device bound to a piece of equipment; return it and its secret (shown once).
+
+    ``client_id`` lets an integrator keep the name a device already uses on the wire; it must be
+    unique on the platform and safe as one MQTT topic level. One is generated when not given.
+    """
     ctx.require(MANAGE)
     tenant_id = ctx.require_tenant()
+    if client_id is not None:
+        _check_client_id(session, client_id)
     _check_protocol(protocol)
     _check_equipment(session, ctx, equipment_id)
     config = check_device_config(protocol, config or {})
@@ -173,7 +194,7 @@ def create_device(
     device = Device(
         tenant_id=tenant_id,
         name=name,
-        client_id=_new_client_id(),
+        client_id=client_id or _new_client_id(),
         protocol=protocol,
         equipment_id=equipment_id,
         config=dict(config or {}),
