@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -42,6 +43,7 @@ class Mosquitto:
     port: int
     extra_config: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def config_path(self) -> Path:
@@ -59,8 +61,10 @@ class Mosquitto:
             "max_queued_messages 0\n"
             f"{self.extra_config or 'allow_anonymous true'}\n"
         )
-        log = (self.directory / "mosquitto.log").open("ab")
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)], stdout=log, stderr=log)  # noqa: S603
+        self._log = (self.directory / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - Debian's broker with a config this fixture wrote
+            [MOSQUITTO, "-c", str(self.config_path)], stdout=self._log, stderr=self._log
+        )
         wait_for_port(self.port)
 
     def stop(self) -> None:
@@ -69,6 +73,9 @@ class Mosquitto:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def restart(self) -> None:
         """Stop and start the broker on the same port with the same configuration."""
