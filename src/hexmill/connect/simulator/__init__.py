@@ -1,0 +1,1 @@
+"""Plant simulator: simulated machines exposed over OPC UA, Modbus TCP and MQTT (``hexmill simulate``)."""
