@@ -10,7 +10,7 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
@@ -201,6 +201,7 @@ class NodeOpcUaServer:
     port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    log: BinaryIO | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -209,7 +210,7 @@ class NodeOpcUaServer:
     def start(self) -> None:
         """Start the server; return once it accepts connections."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        log = (self.directory / "node-opcua.log").open("ab")
+        self.log = log = (self.directory / "node-opcua.log").open("ab")
         node = shutil.which("node") or "node"
         self.process = subprocess.Popen(  # noqa: S603 - fixed command, no user input
             [node, str(NODE_SERVER_DIR / "server.js"), str(self.port), str(self.directory / "pki")],
@@ -234,3 +235,6 @@ class NodeOpcUaServer:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self.process = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
