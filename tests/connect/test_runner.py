@@ -9,19 +9,26 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hexmill.assets import service as assets
+from hexmill.connect.base import LinkState
 from hexmill.connect.modbus.mapping import Table
 from hexmill.connect.registry import service as registry
 from hexmill.connect.registry.models import Device
-from hexmill.connect.runner import ConnectRunner
+from hexmill.connect.runner import ConnectRunner, SparkplugBridge
+from hexmill.connect.sparkplug.codec import DataType
+from hexmill.connect.sparkplug.host import DeviceKey, MetricDefinition
 from hexmill.core.context import Context
 from hexmill.core.db import transaction
 from hexmill.core.errors import InvalidInput
 from hexmill.core.tenancy import set_scope, widened
+from hexmill.telemetry.points import Reading
 from hexmill.telemetry.store import TelemetryStore
+from tests.conftest import unique
 from tests.connect.conftest import Machine
 from tests.connect.modbus.servers import PymodbusServer
 
 pytestmark = pytest.mark.anyio
+NOW_US = 1_795_309_200_000_000
 
 
 @pytest.fixture
@@ -104,3 +111,29 @@ def test_revoked_devices_get_no_poller(
         registry.revoke_device(s, Context.system(m.tenant_id), m.device_id)
     runner = ConnectRunner(session_factory, store)
     assert m.device_id not in {d.id for d in runner._devices()}
+
+
+async def test_sparkplug_births_create_tags_and_data_lands_on_the_registry_device(
+    session_factory: sessionmaker[Session], store: TelemetryStore, machine_factory: Callable[..., Machine]
+) -> None:
+    group, node = unique("g"), unique("n")
+    m = machine_factory(protocol="sparkplug", config={"group_id": group, "edge_node_id": node, "device_id": "press"})
+    bridge = SparkplugBridge(ConnectRunner(session_factory, store))
+    key = DeviceKey(group, node, "press")
+    await bridge.on_birth(
+        key, [MetricDefinition("force_kN", DataType.FLOAT), MetricDefinition("strokes", DataType.UINT32)]
+    )
+    await bridge.on_readings(key, [Reading("force_kN", NOW_US, 812.5), Reading("strokes", NOW_US, 17)])
+    bridge.on_state(key, LinkState.UNAVAILABLE, "NDEATH")
+    await bridge.on_readings(DeviceKey(group, node, "unknown"), [Reading("force_kN", NOW_US, 1.0)])
+    with transaction(session_factory) as s:
+        set_scope(s, m.tenant_id)
+        tags, _ = assets.list_tags(s, Context.system(m.tenant_id), filters={"equipment_id": m.equipment_id})
+        by_name = {t.name: t for t in tags}
+        device = s.scalar(select(Device).where(Device.id == m.device_id))
+    assert by_name["strokes"].data_type == "integer"
+    assert by_name["force_kN"].data_type == "float"
+    latest = {p.series: p.value for p in store.latest(m.tenant_id, [by_name["force_kN"].id, by_name["strokes"].id])}
+    assert latest == {by_name["force_kN"].id: 812.5, by_name["strokes"].id: 17.0}
+    assert device is not None
+    assert (device.link_state, device.link_reason) == ("unavailable", "NDEATH")

@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 POLLED = ("modbus", "opcua")
 #: Sparkplug data types → tag data types (everything else numeric is a float).
-_SPARKPLUG_TYPES = {"Boolean": "boolean", "String": "string", "Text": "string", "UUID": "string"}
-_INTEGER_PREFIXES = ("Int", "UInt")
+_SPARKPLUG_TYPES = {"BOOLEAN": "boolean", "STRING": "string", "TEXT": "string", "UUID": "string", "DATETIME": "integer"}
+_INTEGER_PREFIXES = ("INT", "UINT")
 
 
 @dataclass(frozen=True, slots=True)
