@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -31,6 +32,12 @@ db_app = typer.Typer(help="Database schema: migrate and check.", no_args_is_help
 admin_app = typer.Typer(help="Platform administration: enterprises, users, tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+edge_app = typer.Typer(
+    help="Edge agent beside the machines: `hexmill edge --config FILE --buffer PATH --platform URL` runs it "
+    "(poll, buffer on disk, forward at least once); `hexmill edge status` shows its buffer.",
+    invoke_without_command=True,
+)
+app.add_typer(edge_app, name="edge")
 out = Console()
 err = Console(stderr=True)
 
@@ -94,17 +101,28 @@ def serve(
 
 
 @app.command()
-def demo(
+def demo(  # every option is keyword-only: typer passes them by name
+    *,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
+    opcua_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the simulated OPC UA server.")] = 48400,
+    modbus_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the simulated Modbus server.")] = 15020,
+    simulate_plant: Annotated[
+        bool,
+        typer.Option("--simulate/--no-simulate", help="Run the plant simulator and the pollers beside the console."),
+    ] = True,
 ) -> None:
-    """Migrate, seed the demo park (if not seeded yet) and serve it."""
+    """Migrate, seed the demo park (if not seeded yet) and serve it with a live simulated plant."""
+    import asyncio
+
+    from hexmill.connect.demo_plant import DemoPorts, run_all_in_one
     from hexmill.demo import seed_demo
 
     _migrate()
     engine = _engine()
-    logins = seed_demo(engine, console=out)
+    ports = DemoPorts(opcua=opcua_port, modbus=modbus_port)
+    logins = seed_demo(engine, console=out, ports=ports)
     engine.dispose()
     table = Table(title=f"Demo logins — password for all: {logins.password}", title_justify="left")
     table.add_column("login", style="bold")
@@ -112,8 +130,30 @@ def demo(
     for username, what in logins.users:
         table.add_row(username, what)
     out.print(table)
-    if serve_after:
+    if not serve_after:
+        return
+    if not simulate_plant:
         serve(host=host, port=port, migrate=False)
+        return
+    from hexmill.app import create_app
+    from hexmill.core.db import make_sessionmaker
+    from hexmill.telemetry.service import open_store
+
+    app_ = create_app()
+    out.print(
+        f"hexmill demo on [bold]http://{host}:{port}[/bold] — simulator on OPC UA :{opcua_port}, Modbus :{modbus_port}"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_all_in_one(
+                app_,
+                make_sessionmaker(app_.state.engine),
+                open_store(get_settings()),
+                host=host,
+                port=port,
+                ports=ports,
+            )
+        )
 
 
 @app.command()
@@ -253,6 +293,100 @@ def connect_cmd(  # every option is keyword-only: typer passes them by name
         out.print("connect stopped")
     finally:
         engine.dispose()
+
+
+@edge_app.callback()
+def edge(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", exists=True, dir_okay=False, help="Edge configuration: devices, tokens (.toml, .json, .yaml)."
+        ),
+    ] = None,
+    buffer: Annotated[Path, typer.Option("--buffer", dir_okay=False, help="SQLite file of the durable buffer.")] = Path(
+        "edge-buffer.db"
+    ),
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Platform base URL, e.g. https://hexmill.example.com.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level: DEBUG, INFO, WARNING.")] = "INFO",
+) -> None:
+    """Run the edge agent: poll the configured devices, buffer readings on disk, forward them at least once."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+    import logging
+    import signal
+
+    from pydantic import ValidationError
+
+    from hexmill.connect.edge.agent import EdgeAgent
+    from hexmill.connect.edge.config import load_edge_config
+
+    if config is None:
+        err.print("[red]--config is required to run the edge agent[/red]")
+        raise typer.Exit(2)
+    try:
+        settings = load_edge_config(config)
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]{config}: {'.'.join(map(str, e['loc']))}: {e['msg']}[/red]")
+        raise typer.Exit(2) from exc
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]{config}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    url = platform or settings.platform_url
+    if not url:
+        err.print("[red]give the platform URL with --platform or platform_url in the configuration[/red]")
+        raise typer.Exit(2)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        agent = EdgeAgent(settings, buffer, url)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await agent.run()
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        out.print("edge agent stopped")
+
+
+@edge_app.command("status")
+def edge_status(
+    buffer: Annotated[
+        Path, typer.Option("--buffer", exists=True, dir_okay=False, help="SQLite file of the agent's buffer.")
+    ] = Path("edge-buffer.db"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show what waits in an edge agent's buffer, what was dropped or refused, and how its links look."""
+    import json
+
+    from hexmill.connect.edge.agent import status_document
+    from hexmill.connect.edge.buffer import EdgeBuffer, now_us
+
+    store = EdgeBuffer(buffer)
+    try:
+        status = status_document(store.counts(), store.status(), now_us())
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps(status))
+        return
+    table = Table(title=f"Edge agent — {buffer}", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in status.items():
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+        table.add_row(key.replace("_", " "), text)
+    out.print(table)
 
 
 @contextmanager

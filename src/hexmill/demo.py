@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hexmill.assets import service as assets
+from hexmill.connect.demo_plant import DemoPorts, seed_connected_cell
 from hexmill.core import identity
 from hexmill.core.config import get_settings
 from hexmill.core.context import Context
@@ -19,6 +20,8 @@ from hexmill.core.models import Park
 from hexmill.core.tenancy import ALL_TENANTS, set_scope
 
 PARK_NAME = "Taihu Smart Manufacturing Park"
+#: The enterprise whose connected cell is fed by the plant simulator.
+CONNECTED_ENTERPRISE = "machining"
 
 
 @dataclass(frozen=True)
@@ -228,8 +231,18 @@ def logins_of(password: str) -> DemoLogins:
     return logins
 
 
-def seed_demo(engine: Engine, *, data_dir: Path | None = None, console: Console | None = None) -> DemoLogins:
-    """Seed the demo park once (idempotent) and return the logins."""
+def seed_demo(
+    engine: Engine,
+    *,
+    data_dir: Path | None = None,
+    console: Console | None = None,
+    ports: DemoPorts | None = DemoPorts(),  # noqa: B008 - frozen value object
+) -> DemoLogins:
+    """Seed the demo park once (idempotent) and return the logins.
+
+    With ``ports``, the machining enterprise also gets the connected cell: simulated machines
+    provisioned as OPC UA and Modbus devices on those loopback ports.
+    """
     console = console or Console(stderr=True)
     password = demo_password(data_dir or get_settings().data_dir)
     logins = logins_of(password)
@@ -258,12 +271,14 @@ def seed_demo(engine: Engine, *, data_dir: Path | None = None, console: Console 
             is_platform_admin=True,
         )
         for ent in ENTERPRISES:
-            _seed_enterprise(session, ent, park_id=park.id, password=password)
+            _seed_enterprise(session, ent, park_id=park.id, password=password, ports=ports)
             console.print(f"seeded {ent.name}")
     return logins
 
 
-def _seed_enterprise(session: Session, ent: DemoEnterprise, *, park_id: int, password: str) -> None:
+def _seed_enterprise(
+    session: Session, ent: DemoEnterprise, *, park_id: int, password: str, ports: DemoPorts | None
+) -> None:
     system = Context.system()
     set_scope(session, ALL_TENANTS)
     tenant = identity.create_tenant(
@@ -288,10 +303,13 @@ def _seed_enterprise(session: Session, ent: DemoEnterprise, *, park_id: int, pas
         set_scope(session, tenant.id)
         identity.add_member(session, Context.system(tenant.id), user=account, role_name=role)
     set_scope(session, tenant.id)
-    _seed_assets(session, Context.system(tenant.id), ent)
+    site_id = _seed_assets(session, Context.system(tenant.id), ent)
+    if ent.slug == CONNECTED_ENTERPRISE and ports is not None:
+        seed_connected_cell(session, Context.system(tenant.id), site_id=site_id, ports=ports)
 
 
-def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> None:
+def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> int:
+    """Create the enterprise's types, sites, lines and machines; return the first site's id."""
     used = {eq.type for site in ent.sites for lines in site.areas.values() for line in lines for eq in line.equipment}
     type_ids: dict[str, int] = {}
     for type_name in sorted(used):
@@ -308,8 +326,10 @@ def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> None:
                 description=tag_description,
             )
         type_ids[type_name] = etype.id
+    site_ids: list[int] = []
     for site_def in ent.sites:
         site = assets.create_site(session, ctx, name=site_def.name)
+        site_ids.append(site.id)
         for area_name, lines in site_def.areas.items():
             area = assets.create_area(session, ctx, site_id=site.id, name=area_name)
             for line_def in lines:
@@ -323,3 +343,4 @@ def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> None:
                         equipment_type_id=type_ids[eq.type],
                         serial_number=eq.serial,
                     )
+    return site_ids[0]
