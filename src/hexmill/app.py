@@ -208,8 +208,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _domain_routers() -> list[Any]:
     """Return the API routers of the domains (each domain's ``api.router``)."""
     from hexmill.assets.api import router as assets_router  # noqa: PLC0415 - domains load with the app
+    from hexmill.connect.http.api import router as ingest_router  # noqa: PLC0415 - as above
+    from hexmill.connect.registry.api import router as devices_router  # noqa: PLC0415 - as above
+    from hexmill.telemetry.api import router as telemetry_router  # noqa: PLC0415 - as above
 
-    return [assets_router]
+    return [assets_router, devices_router, ingest_router, telemetry_router]
 
 
 def _mount_console(app: FastAPI) -> None:

@@ -126,3 +126,19 @@ class RateLimited(HexmillError):
     status = 429
     slug = "rate-limited"
     title = N_("Too many attempts")
+
+
+class PayloadTooLarge(HexmillError):
+    """The request body is larger than the endpoint accepts."""
+
+    status = 413
+    slug = "payload-too-large"
+    title = N_("Payload too large")
+
+
+class UnsupportedMediaType(HexmillError):
+    """The request body's Content-Type is not one the endpoint reads."""
+
+    status = 415
+    slug = "unsupported-media-type"
+    title = N_("Unsupported media type")

@@ -1,0 +1,1 @@
+"""HTTP ingest: devices post telemetry with their device token."""
