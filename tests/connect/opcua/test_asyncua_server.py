@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -329,6 +330,7 @@ async def test_wrong_password_is_a_clear_login_error(
     secure_ua_server: UaServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = secure_ua_server
+    caplog.set_level(logging.DEBUG)
     config = press_config(
         server,
         security_mode="SignAndEncrypt",
@@ -343,6 +345,7 @@ async def test_wrong_password_is_a_clear_login_error(
     assert "wrong-horse" not in str(caught.value)
     assert "wrong-horse" not in repr(config)
     assert "wrong-horse" not in caplog.text
+    assert "user credentials redacted" in caplog.text  # asyncua's debug dump of ActivateSession was there
 
 
 async def test_security_mode_the_server_does_not_offer_is_a_security_error(ua_server: UaServer, tmp_path: Path) -> None:
@@ -350,3 +353,18 @@ async def test_security_mode_the_server_does_not_offer_is_a_security_error(ua_se
     with pytest.raises(OpcUaError) as caught:
         await opcua_config.test_connection(config)
     assert caught.value.kind is ErrorKind.SECURITY
+
+
+async def test_sink_failure_stops_the_poller_and_keeps_the_batch(ua_server: UaServer) -> None:
+    calls: list[int] = []
+
+    async def broken_sink(batch: Sequence[Reading]) -> None:
+        calls.append(len(batch))
+        raise RuntimeError("store is down")
+
+    poller = OpcUaPoller(press_config(ua_server), broken_sink, backoff=FAST)
+    with pytest.raises(RuntimeError, match="store is down"):
+        async with asyncio.timeout(10):
+            await poller.run()
+    assert calls and calls[0] == 4
+    assert poller.stats.readings == 0

@@ -116,6 +116,29 @@ _ID_TYPES = {
 }
 
 
+class _RedactCredentials(logging.Filter):
+    """Keep the library's debug dump of ActivateSession (it holds the user's password) out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if any(isinstance(arg, ua.ActivateSessionRequest) for arg in args) or "IdentityToken(" in record.getMessage():
+            record.msg = "%s"
+            record.args = ("<message with user credentials redacted>",)
+        return True
+
+
+#: The library loggers that dump whole requests at debug level.
+_REQUEST_LOGGERS = ("asyncua.client.ua_client.UASocketProtocol", "asyncua.client.ua_session.UaSession")
+
+
+def _redact_credentials_in_library_logs() -> None:
+    """Install the redacting filter once (at first connect, not at import)."""
+    for name in _REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactCredentials) for f in logger.filters):
+            logger.addFilter(_RedactCredentials())
+
+
 def status_name(code: int) -> str:
     """Return the symbolic name of a StatusCode, e.g. ``BadUserAccessDenied``."""
     return get_name_and_doc(code)[0]
@@ -238,6 +261,7 @@ class OpcUaClient:
         # A session the server no longer hears from is freed after a minute, not the library's hour.
         client.session_timeout = 60_000
         if config.username is not None and config.password is not None:
+            _redact_credentials_in_library_logs()
             client.set_user(config.username)
             client.set_password(config.password.get_secret_value())
         client.connection_lost_callback = self._connection_lost
