@@ -68,9 +68,15 @@ def points_as_rows(points: Iterable[StoredPoint]) -> list[RollupRow]:
 
 
 def fold(rows: Iterable[RollupRow], width_us: int) -> list[Bucket]:
-    """Fold rows (sorted or not) into buckets of ``width_us``, ordered by series then time."""
+    """Fold rows (sorted or not) into buckets of ``width_us``, ordered by series then time.
+
+    Rows without numeric values (a minute of text points only) make no bucket, so a width read
+    from rollups gives the same buckets as the same width read from raw points.
+    """
     buckets: dict[tuple[int, int], Bucket] = {}
     for row in rows:
+        if not row.count:
+            continue
         start = bucket_start(row.bucket_us, width_us)
         bucket = buckets.get((row.series, start))
         if bucket is None:

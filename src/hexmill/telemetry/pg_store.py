@@ -43,6 +43,7 @@ _TABLES = [
     "start_us bigint NOT NULL, end_us bigint NOT NULL)",
 ]
 _WALLED = ["tlm_raw", "tlm_m1", "tlm_h1", "tlm_latest", "tlm_dirty", "tlm_chunks"]
+_STAGE_TYPES = ["int4", "int4", "int8", "float8", "text", "int2"]
 _NAMED = re.compile(r"(?<!:):([a-z_]+)\b")
 
 
@@ -64,6 +65,8 @@ class PostgresStore(TelemetryStore):
         self._local = threading.local()
         self._readers: list[psycopg.Connection[Any]] = []
         self._known: set[str] = set()
+        self._staging_on: psycopg.Connection[Any] | None = None
+        self._staged = False
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
@@ -87,12 +90,18 @@ class PostgresStore(TelemetryStore):
         with self._lock:
             try:
                 with self._writer.transaction(), self._writer.cursor() as cur:
+                    self._staged = False
                     cur.execute("SELECT set_config('hexmill.tenant_id', %s, true)", (str(tenant),))
                     yield cur
             except psycopg.OperationalError:
                 # The server went away (restart, failover): start afresh on the next call.
+                self._staging_on = None
                 self._writer.close()
                 self._writer = psycopg.connect(self._conninfo)
+                raise
+            except BaseException:
+                # The rollback may have undone the staging table's creation.
+                self._staging_on = None
                 raise
 
     @contextmanager
@@ -145,14 +154,24 @@ class PostgresStore(TelemetryStore):
                 self._known.add(chunk.name)
 
     def _insert_raw(self, cur: Any, chunk: Chunk, rows: Sequence[PointRow]) -> None:
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS tlm_stage (ord integer, series integer, ts bigint, "
-            "value double precision, text text, quality smallint) ON COMMIT DELETE ROWS"
-        )
-        cur.execute("TRUNCATE tlm_stage")
-        with cur.copy("COPY tlm_stage (ord, series, ts, value, text, quality) FROM STDIN") as copy:
+        conn = cur.connection
+        if conn is not self._staging_on:
+            # Once per connection: the staging table lives as long as the session, empty between
+            # transactions (ON COMMIT DELETE ROWS).
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS tlm_stage (ord integer, series integer, ts bigint, "
+                "value double precision, text text, quality smallint) ON COMMIT DELETE ROWS"
+            )
+            self._staging_on = conn
+        elif self._staged:
+            # A second chunk of the same batch: start from an empty staging table again.
+            cur.execute("TRUNCATE tlm_stage")
+        self._staged = True
+        with cur.copy("COPY tlm_stage (ord, series, ts, value, text, quality) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_STAGE_TYPES)
+            write_row = copy.write_row
             for i, (series, ts, value, text, quality) in enumerate(rows):
-                copy.write_row((i, series, ts, value, text, quality))
+                write_row((i, series, ts, value, text, quality))
         cur.execute(
             "INSERT INTO tlm_raw (tenant_id, series, ts, value, text, quality) "
             "SELECT DISTINCT ON (series, ts) %s, series, ts, value, text, quality FROM tlm_stage "

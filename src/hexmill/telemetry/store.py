@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Final
 
 from hexmill.telemetry.chunks import HOUR_US, MINUTE_US, Chunk, Level, bucket_start, chunk_of
@@ -125,19 +126,14 @@ class TelemetryStore(ABC):
         """
         if not rows:
             return 0
-        by_chunk: dict[Chunk, list[PointRow]] = defaultdict(list)
-        last_chunk: Chunk | None = None
-        for row in rows:
-            ts = row[1]
-            if last_chunk is None or not last_chunk.start_us <= ts < last_chunk.end_us:
-                last_chunk = chunk_of(tenant_id, Level.RAW, ts)
-            by_chunk[last_chunk].append(row)
-        dirty = {(row[0], row[1] - row[1] % MINUTE_US) for row in rows}
-        latest: dict[int, PointRow] = {}
-        for row in rows:
-            seen = latest.get(row[0])
-            if seen is None or row[1] >= seen[1]:
-                latest[row[0]] = row
+        series_col = list(map(itemgetter(0), rows))
+        ts_col = list(map(itemgetter(1), rows))
+        by_chunk = _split_by_chunk(tenant_id, rows, ts_col)
+        dirty = set(zip(series_col, [ts - ts % MINUTE_US for ts in ts_col], strict=True))
+        # A stable sort by time keeps copies of one instant in batch order, so the last row per
+        # series in ``ordered`` is its newest point and, among copies of that instant, the last.
+        ordered = sorted(rows, key=itemgetter(1))
+        latest = dict(zip(map(itemgetter(0), ordered), ordered, strict=True))
         with self._tx(tenant_id) as cur:
             self._ensure_chunks(cur, by_chunk)
             for chunk, chunk_rows in by_chunk.items():
@@ -146,7 +142,7 @@ class TelemetryStore(ABC):
                 cur,
                 "INSERT INTO tlm_dirty (tenant_id, level, series, bucket) VALUES (:t, '1m', :s, :b) "
                 "ON CONFLICT DO NOTHING",
-                [{"t": tenant_id, "s": s, "b": b} for s, b in dirty],
+                [{"t": tenant_id, "s": s, "b": b} for s, b in sorted(dirty)],
             )
             self._executemany(
                 cur,
@@ -379,18 +375,41 @@ class TelemetryStore(ABC):
     def drop_chunks(self, tenant_id: int, level: Level, older_than_us: int) -> list[str]:
         """Drop every chunk of ``level`` lying wholly before ``older_than_us``; return their names."""
         dropped: list[str] = []
+        cutoff = None
         with self._tx(tenant_id) as cur:
             for info in self._existing_chunks(cur, tenant_id, level):
                 if info.end_us <= older_than_us:
                     self._drop_chunk(cur, info)
                     dropped.append(info.name)
-            if dropped and level is not Level.HOUR:
-                # Pending refreshes of dropped minutes would recreate empty rollups of data that is gone.
+                    cutoff = info.end_us if cutoff is None else max(cutoff, info.end_us)
+            if cutoff is not None and level is not Level.HOUR:
+                # Pending refreshes of dropped buckets would recreate empty rollups of data that is
+                # gone. Only those: the chunk straddling the horizon stays, with its pending buckets.
                 cur.execute(
                     self._sql("DELETE FROM tlm_dirty WHERE tenant_id = :t AND level = :l AND bucket < :b"),
-                    {"t": tenant_id, "l": "1m" if level is Level.RAW else "1h", "b": older_than_us},
+                    {"t": tenant_id, "l": "1m" if level is Level.RAW else "1h", "b": cutoff},
                 )
         return dropped
+
+
+def _split_by_chunk(tenant_id: int, rows: Sequence[PointRow], ts_col: list[int]) -> dict[Chunk, Sequence[PointRow]]:
+    """Group ``rows`` by raw chunk, without copying them when they all fall in one (the usual batch)."""
+    first = chunk_of(tenant_id, Level.RAW, min(ts_col))
+    if max(ts_col) < first.end_us:
+        return {first: rows}
+    groups: dict[int, list[PointRow]] = {}
+    chunks: dict[int, Chunk] = {}
+    start, end, into = first.start_us, first.end_us, groups.setdefault(first.start_us, [])
+    chunks[start] = first
+    for row in rows:
+        ts = row[1]
+        if not start <= ts < end:
+            chunk = chunk_of(tenant_id, Level.RAW, ts)
+            start, end = chunk.start_us, chunk.end_us
+            chunks.setdefault(start, chunk)
+            into = groups.setdefault(start, [])
+        into.append(row)
+    return {chunks[key]: group for key, group in sorted(groups.items()) if group}
 
 
 def _ints(values: Iterable[int]) -> str:
