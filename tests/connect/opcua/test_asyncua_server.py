@@ -368,3 +368,25 @@ async def test_sink_failure_stops_the_poller_and_keeps_the_batch(ua_server: UaSe
             await poller.run()
     assert calls and calls[0] == 4
     assert poller.stats.readings == 0
+
+
+async def test_unreadable_client_certificate_is_a_certificate_error(secure_ua_server: UaServer, tmp_path: Path) -> None:
+    cert, key = tmp_path / "client.der", tmp_path / "client.key.pem"
+    cert.write_bytes(b"not a certificate")
+    key.write_bytes(b"not a key")
+    config = press_config(
+        secure_ua_server,
+        security_mode="Sign",
+        certificate_path=cert,
+        private_key_path=key,
+        username=USERNAME,
+        password=PASSWORD,
+    )
+    with pytest.raises(OpcUaError) as caught:
+        await opcua_config.test_connection(config)
+    assert caught.value.kind is ErrorKind.CERTIFICATE
+
+    missing = config.model_copy(update={"certificate_path": tmp_path / "nowhere.der"})
+    with pytest.raises(OpcUaError) as caught:
+        await opcua_config.test_connection(missing)
+    assert caught.value.kind is ErrorKind.CERTIFICATE

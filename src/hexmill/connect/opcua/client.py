@@ -293,6 +293,13 @@ class OpcUaClient:
                 mode=str(config.security_mode),
                 policy=str(config.security_policy),
             ) from exc
+        except (ValueError, TypeError) as exc:
+            # cryptography's answer to a file that is not a certificate or key (or a key needing a password).
+            raise OpcUaError(
+                N_("The client certificate cannot be read or created: %(reason)s"),
+                kind=ErrorKind.CERTIFICATE,
+                reason=str(exc) or type(exc).__name__,
+            ) from exc
 
     async def _client_certificate(self, client: Client) -> tuple[Path, Path]:
         config = self._config
