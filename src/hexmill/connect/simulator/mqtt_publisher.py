@@ -72,6 +72,7 @@ class MqttLink:
         self.client.max_queued_messages_set(MAX_QUEUED)
         self.client.reconnect_delay_set(1, 30)
         self.connected = threading.Event()
+        self._answered = threading.Event()  # set by the first CONNACK, accepted or refused
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self.client.on_connect = self._on_connect
@@ -81,10 +82,11 @@ class MqttLink:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
             log.warning("MQTT %s refused by %s:%s: %s", self.name, self.host, self.port, reason)
-            return
-        if self._on_connected is not None:
-            self._on_connected(client)
-        self.connected.set()
+        else:
+            if self._on_connected is not None:
+                self._on_connected(client)
+            self.connected.set()
+        self._answered.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connected.clear()
@@ -95,7 +97,8 @@ class MqttLink:
         """Start the network thread and wait a little for the broker to accept the connection."""
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
-        if not await asyncio.to_thread(self.connected.wait, CONNECT_WAIT_S):
+        await asyncio.to_thread(self._answered.wait, CONNECT_WAIT_S)
+        if not self.connected.is_set():
             log.warning("MQTT %s not connected to %s:%s yet; retrying", self.name, self.host, self.port)
 
     def publish(self, topic: str, payload: bytes) -> None:
