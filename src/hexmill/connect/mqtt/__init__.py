@@ -1,0 +1,1 @@
+"""MQTT JSON telemetry: the ingest worker, the embedded broker and the Mosquitto credential sync."""

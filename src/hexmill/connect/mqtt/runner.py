@@ -1,0 +1,84 @@
+"""Start the MQTT process roles from settings: ``hexmill ingest`` workers and the embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hexmill.connect.limits import IngestLimits, RateLimiter
+from hexmill.connect.mqtt.broker import BrokerRuntime, embedded_broker
+from hexmill.connect.mqtt.config import IngestConfig
+from hexmill.connect.mqtt.pipeline import DeviceDirectory, SharedLimiter, TelemetryPipeline
+from hexmill.connect.mqtt.poller import IngestWorker
+from hexmill.connect.registry.service import FieldResolver
+from hexmill.core.config import Settings
+from hexmill.core.db import make_engine, make_sessionmaker
+from hexmill.telemetry.service import open_store
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def worker_configs(config: IngestConfig, workers: int) -> list[IngestConfig]:
+    """Return one configuration per worker: the same group, stable client ids ``<id>-<n>`` when more than one."""
+    if workers == 1:
+        return [config]
+    return [config.model_copy(update={"client_id": f"{config.client_id}-{n}"}) for n in range(workers)]
+
+
+def run_ingest(settings: Settings, config: IngestConfig, *, workers: int, stop: threading.Event) -> list[IngestWorker]:
+    """Run ``workers`` consumers of one shared-subscription group until ``stop`` is set; return them.
+
+    The workers of one process share the rate limiter and the telemetry store; more processes
+    (with other client ids) share the load through the broker.
+    """
+    with _database(settings) as factory:
+        store = open_store(settings)
+        limiter = SharedLimiter(RateLimiter(config.limits))
+        directory = DeviceDirectory()
+        running = [
+            IngestWorker(
+                cfg,
+                TelemetryPipeline(
+                    factory, store, cfg.limits, limiter=limiter, directory=directory, resolver=FieldResolver()
+                ),
+            )
+            for cfg in worker_configs(config, workers)
+        ]
+        threads = [threading.Thread(target=w.run, args=(stop,), name=f"ingest-{w.config.client_id}") for w in running]
+        for thread in threads:
+            thread.start()
+        logger.info("MQTT ingest: %s worker(s) on %s:%s", workers, config.host, config.port)
+        for thread in threads:
+            thread.join()
+        return running
+
+
+async def run_broker(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 1883,
+    limits: IngestLimits | None = None,
+    stop: asyncio.Event,
+) -> None:
+    """Run the embedded broker with in-process ingest until ``stop`` is set (the all-in-one process calls this)."""
+    with _database(settings) as factory:
+        pipeline = TelemetryPipeline(factory, open_store(settings), limits or IngestLimits())
+        async with embedded_broker(BrokerRuntime(factory, pipeline), host=host, port=port):
+            logger.info("Embedded MQTT broker on %s:%s", host, port)
+            await stop.wait()
