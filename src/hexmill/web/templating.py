@@ -28,8 +28,8 @@ LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 SIZE_LABELS = {"micro": N_("Micro"), "small": N_("Small"), "medium": N_("Medium"), "large": N_("Large")}
 
 # Domain packages keep their page templates beside their views, under <package>/templates/;
-# templates name them with the domain as prefix ("assets/tree.html").
-DOMAIN_TEMPLATE_DIRS = ("assets",)
+# templates name them with a prefix ("assets/tree.html"): prefix -> package folder.
+DOMAIN_TEMPLATE_DIRS = {"assets": "assets", "devices": "connect/registry", "telemetry": "telemetry"}
 
 
 @cache
@@ -39,7 +39,12 @@ def environment() -> Environment:
     loader = ChoiceLoader(
         [
             FileSystemLoader(TEMPLATES_DIR),
-            PrefixLoader({name: FileSystemLoader(package_dir / name / "templates") for name in DOMAIN_TEMPLATE_DIRS}),
+            PrefixLoader(
+                {
+                    prefix: FileSystemLoader(package_dir / path / "templates")
+                    for prefix, path in DOMAIN_TEMPLATE_DIRS.items()
+                }
+            ),
         ]
     )
     env = Environment(
