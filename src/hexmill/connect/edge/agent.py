@@ -135,7 +135,7 @@ class EdgeAgent:
             "platform_rejected": stats.platform_rejected,
             "no_value_skipped": self.no_value,
             "held_back_devices": dict(stats.blocked),
-            "sources": self.sources,
+            "sources": {name: dict(source) for name, source in self.sources.items()},
         }
 
     def status(self) -> dict[str, Any]:
