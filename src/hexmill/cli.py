@@ -516,6 +516,189 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from exc
 
 
+# -- devices and telemetry ---------------------------------------------------------------------
+
+device_app = typer.Typer(help="Devices: provision, list, rotate and revoke credentials.", no_args_is_help=True)
+telemetry_app = typer.Typer(help="Telemetry: how long machine data is kept.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
+app.add_typer(telemetry_app, name="telemetry")
+TenantOption = Annotated[str, typer.Option("--tenant", help="Enterprise id or exact name.")]
+
+
+def _tenant_id(db: Session, tenant: str) -> int:
+    """Return the id of the enterprise named by id or exact name; exit when there is none."""
+    from sqlalchemy import select
+
+    from hexmill.core.models import Tenant
+
+    found = db.scalar(select(Tenant).where(Tenant.id == int(tenant) if tenant.isdigit() else Tenant.name == tenant))
+    if found is None:
+        err.print(f"[red]no enterprise {tenant}[/red]")
+        raise typer.Exit(1)
+    return found.id
+
+
+@contextmanager
+def _tenant_session(tenant: str) -> Iterator[tuple[Session, Any]]:
+    """Open a transaction scoped to one enterprise, with the system context acting in it."""
+    from hexmill.core.context import Context
+    from hexmill.core.tenancy import set_scope
+
+    with _system_session() as db:
+        tenant_id = _tenant_id(db, tenant)
+        set_scope(db, tenant_id)
+        yield db, Context.system(tenant_id, name="cli")
+
+
+def _print_credentials(client_id: str, secret: str) -> None:
+    out.print(f"client id: {client_id}", soft_wrap=True)
+    out.print(f"secret:    {secret}", soft_wrap=True)
+    out.print(f"token:     {client_id}:{secret}", soft_wrap=True)
+    err.print("[yellow]the secret is shown this once; keep it now[/yellow]")
+
+
+@device_app.command("create")
+def device_create(  # every option is keyword-only: typer passes them by name
+    *,
+    tenant: TenantOption,
+    equipment: Annotated[int, typer.Option(help="Equipment id the device sends values for.")],
+    name: Annotated[str, typer.Option(help="Device name, unique in the enterprise.")],
+    protocol: Annotated[str, typer.Option(help="mqtt, sparkplug, opcua, modbus or http.")] = "http",
+    description: Annotated[str, typer.Option(help="What the device is.")] = "",
+    config: Annotated[str, typer.Option(help="Protocol settings as a JSON object.")] = "{}",
+) -> None:
+    """Provision a device and print its client id and secret, once."""
+    import json
+
+    from hexmill.connect.registry import service
+    from hexmill.connect.registry.schemas import DeviceCreate
+
+    try:
+        settings = json.loads(config)
+    except ValueError as exc:
+        err.print(f"[red]--config: not JSON ({exc})[/red]")
+        raise typer.Exit(2) from exc
+    body = _validated(
+        DeviceCreate, name=name, equipment_id=equipment, protocol=protocol, description=description, config=settings
+    )
+    with _tenant_session(tenant) as (db, ctx):
+        device, secret = _run(lambda: service.create_device(db, ctx, **body.model_dump()))
+        client_id = device.client_id
+    _print_credentials(client_id, secret)
+
+
+@device_app.command("list")
+def device_list(tenant: TenantOption) -> None:
+    """List an enterprise's devices with their connection state and counters."""
+    from functools import partial
+
+    from hexmill.connect.registry import service
+    from hexmill.core.pagination import MAX_LIMIT
+
+    table = Table(title_justify="left")
+    # The state must stay readable in a narrow terminal; the other columns fold their text.
+    for column in ("id", "name", "client id", "protocol", "equipment", "state", "last seen", "points", "refused"):
+        table.add_column(column, no_wrap=column in {"id", "state"}, overflow="fold")
+    with _tenant_session(tenant) as (db, ctx):
+        offset = 0
+        while True:
+            rows, total = _run(partial(service.list_devices, db, ctx, offset=offset, limit=MAX_LIMIT))
+            for d in rows:
+                state = "revoked" if d.secret_hash is None else d.link_state
+                seen = d.last_seen_at.strftime("%Y-%m-%d %H:%M:%S") if d.last_seen_at else ""
+                table.add_row(
+                    str(d.id),
+                    d.name,
+                    d.client_id,
+                    d.protocol,
+                    str(d.equipment_id),
+                    state,
+                    seen,
+                    str(d.points_accepted),
+                    str(d.records_rejected),
+                )
+            offset += len(rows)
+            if not rows or offset >= total:
+                break
+    out.print(table)
+
+
+@device_app.command("rotate")
+def device_rotate(device_id: Annotated[int, typer.Argument(help="Device id.")], tenant: TenantOption) -> None:
+    """Give a device a new secret (the old one stops working) and print it, once."""
+    from hexmill.connect.registry import service
+
+    with _tenant_session(tenant) as (db, ctx):
+        device, secret = _run(lambda: service.rotate_device_secret(db, ctx, device_id))
+        client_id = device.client_id
+    _print_credentials(client_id, secret)
+
+
+@device_app.command("revoke")
+def device_revoke(device_id: Annotated[int, typer.Argument(help="Device id.")], tenant: TenantOption) -> None:
+    """Revoke a device's credentials; it is refused until its secret is rotated."""
+    from hexmill.connect.registry import service
+
+    with _tenant_session(tenant) as (db, ctx):
+        device = _run(lambda: service.revoke_device(db, ctx, device_id))
+        out.print(f"revoked {device.name} ({device.client_id})")
+
+
+@telemetry_app.command("retention")
+def telemetry_retention(
+    tenant: TenantOption,
+    raw_days: Annotated[int | None, typer.Option(help="Days raw points are kept.")] = None,
+    minute_days: Annotated[int | None, typer.Option(help="Days 1-minute rollups are kept.")] = None,
+    hour_days: Annotated[int | None, typer.Option(help="Days 1-hour rollups are kept.")] = None,
+) -> None:
+    """Show an enterprise's retention policy, or set it (give all three horizons)."""
+    from hexmill.telemetry import service
+
+    given = [raw_days, minute_days, hour_days]
+    if any(v is not None for v in given) and None in given:
+        err.print("[red]give --raw-days, --minute-days and --hour-days together[/red]")
+        raise typer.Exit(2)
+    with _tenant_session(tenant) as (db, ctx):
+        if raw_days is not None and minute_days is not None and hour_days is not None:
+            policy = _run(
+                lambda: service.set_retention(db, ctx, raw_days=raw_days, minute_days=minute_days, hour_days=hour_days)
+            )
+        else:
+            policy = service.get_retention(db, ctx)
+        out.print(f"raw: {policy.raw_days} days, 1m: {policy.minute_days} days, 1h: {policy.hour_days} days")
+
+
+@telemetry_app.command("enforce-retention")
+def telemetry_enforce_retention() -> None:
+    """Drop every enterprise's telemetry chunks that lie wholly beyond its retention horizons."""
+    from functools import partial
+
+    from rich.progress import Progress
+    from sqlalchemy import select
+
+    from hexmill.core.context import Context
+    from hexmill.core.models import Tenant
+    from hexmill.core.tenancy import set_scope
+    from hexmill.telemetry import service
+
+    store = service.open_store(get_settings())
+    try:
+        with _system_session() as db:
+            tenants = list(db.scalars(select(Tenant.id).order_by(Tenant.id)))
+        dropped = 0
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("enforcing retention", total=len(tenants))
+            for tenant_id in tenants:
+                with _system_session() as db:
+                    set_scope(db, tenant_id)
+                    result = _run(partial(service.enforce_retention, db, Context.system(tenant_id), store))
+                dropped += sum(len(names) for names in result.values())
+                progress.advance(task)
+    finally:
+        service.close_stores()
+    out.print(f"dropped {dropped} chunks across {len(tenants)} enterprises")
+
+
 def main() -> None:
     """Run the CLI."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
