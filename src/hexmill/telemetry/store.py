@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from hexmill.telemetry.chunks import HOUR_US, MINUTE_US, Chunk, Level, bucket_start, chunk_of
 
@@ -42,13 +42,16 @@ class StoredPoint:
     quality: int
 
 
-@dataclass(frozen=True, slots=True)
-class RollupRow:
-    """One stored rollup bucket of a series: aggregates of its numeric points."""
+class RollupRow(NamedTuple):
+    """One stored rollup bucket of a series: aggregates of its numeric points.
+
+    A named tuple rather than a frozen dataclass: a 30-day query of 100 series reads tens of
+    thousands of these, and a tuple is built from a database row several times faster.
+    """
 
     series: int
     bucket_us: int
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, which nothing here calls
     min: float | None
     max: float | None
     sum: float | None
@@ -330,7 +333,8 @@ class TelemetryStore(ABC):
             return []
         found: list[RollupRow] = []
         with self._read() as cur:
-            for table in self._sources(cur, tenant_id, level, start_us, end_us):
+            tables = self._sources(cur, tenant_id, level, start_us, end_us)
+            for table in tables:
                 cur.execute(
                     self._sql(
                         f"SELECT series, bucket, count, min, max, sum, first_ts, first, last_ts, last FROM {table} "
@@ -339,8 +343,9 @@ class TelemetryStore(ABC):
                     ),
                     {"t": tenant_id, "a": start_us, "b": end_us},
                 )
-                found.extend(RollupRow(*row) for row in cur.fetchall())
-        found.sort(key=lambda r: (r.series, r.bucket_us))
+                found.extend(map(RollupRow._make, cur.fetchall()))
+        if len(tables) > 1:
+            found.sort(key=itemgetter(0, 1))  # (series, bucket_us); each table's rows come sorted
         return found
 
     def latest(self, tenant_id: int, series: Sequence[int]) -> list[StoredPoint]:
