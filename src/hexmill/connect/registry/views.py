@@ -154,7 +154,13 @@ def create_device(request: Request, db: DbSession, page: Console, form: Form) ->
         device, secret = attempt(db, lambda: service.create_device(db, page.ctx, **body.model_dump()))
     except FormInvalid as exc:
         return _new_page(request, db, page, {**data, "config": data.get("config", "")}, exc.errors)
-    return _detail_page(request, db, page, device.id, secret=secret, status_code=201)
+    return _shown_once(_detail_page(request, db, page, device.id, secret=secret, status_code=201), device.id)
+
+
+def _shown_once(response: Response, device_id: int) -> Response:
+    """Point the browser's address at the device page, so a reload shows it without the secret."""
+    response.headers["HX-Push-Url"] = f"/devices/{device_id}"
+    return response
 
 
 # -- one device --------------------------------------------------------------------------------
@@ -248,7 +254,7 @@ def rotate_secret(request: Request, *, device_id: int, db: DbSession, page: Cons
         db.rollback()
         return flash(request, redirect(url), exc.detail, "error", **exc.params)
     forget_device(request.app, device.id, device.client_id)
-    return _detail_page(request, db, page, device.id, secret=secret)
+    return _shown_once(_detail_page(request, db, page, device.id, secret=secret), device.id)
 
 
 @router.post("/devices/{device_id}/revoke")
