@@ -316,3 +316,20 @@ def test_stream_sends_an_event_after_a_point_is_ingested(live_url: str, plant: P
         update = next(events)
         assert [(p["name"], p["value"], p["quality"]) for p in update["points"]] == [("speed", 1234.5, "good")]
         assert update["devices"][0]["link_state"] == "online"
+
+
+def test_too_many_tags_is_refused_with_the_cap(client: TestClient, plant: Plant) -> None:
+    params = [("tag_id", n) for n in range(1, 202)]
+    response = client.get(f"{API}/telemetry/latest", params=params, headers=plant.headers)
+    assert response.status_code == 422
+    assert response.json()["field"] == "tag_id"
+
+
+def test_the_series_cap_names_its_number(db) -> None:  # type: ignore[no-untyped-def]
+    from hexmill.core.context import Context  # noqa: PLC0415 - only this test calls the service directly
+    from hexmill.core.errors import InvalidInput  # noqa: PLC0415 - as above
+    from hexmill.telemetry import service  # noqa: PLC0415 - as above
+
+    with pytest.raises(InvalidInput) as caught:
+        service.resolve_series(db, Context.system(1), list(range(1, 202)))
+    assert caught.value.render()["errors"][0]["detail"] == "Ask for at most 200 tags at once."

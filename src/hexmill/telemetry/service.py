@@ -88,8 +88,8 @@ class SeriesInfo:
     data_type: str
 
 
-def _range_error(message: str, field: str) -> InvalidInput:
-    return InvalidInput(message, field=field, errors=[FieldError(message, field=field)])
+def _range_error(message: str, field: str, **params: Any) -> InvalidInput:
+    return InvalidInput(message, field=field, errors=[FieldError(message, field=field, params=params)], **params)
 
 
 def _check_range(start: datetime, end: datetime) -> tuple[int, int]:
@@ -104,7 +104,7 @@ def resolve_series(session: Session, ctx: Context, tag_ids: Sequence[int]) -> li
     if not tag_ids:
         raise _range_error(N_("Name at least one tag."), "tag_id")
     if len(set(tag_ids)) > MAX_SERIES:
-        raise _range_error(N_("Ask for at most %(n)s tags at once.") % {"n": MAX_SERIES}, "tag_id")
+        raise _range_error(N_("Ask for at most %(n)s tags at once."), "tag_id", n=MAX_SERIES)
     found = []
     for tag_id in dict.fromkeys(tag_ids):
         tag = assets.get_tag(session, ctx, tag_id)
