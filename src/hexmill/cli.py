@@ -32,6 +32,8 @@ db_app = typer.Typer(help="Database schema: migrate and check.", no_args_is_help
 admin_app = typer.Typer(help="Platform administration: enterprises, users, tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+mqtt_app = typer.Typer(help="MQTT: keep an external Mosquitto in step with the device registry.", no_args_is_help=True)
+app.add_typer(mqtt_app, name="mqtt")
 edge_app = typer.Typer(
     help="Edge agent beside the machines: `hexmill edge --config FILE --buffer PATH --platform URL` runs it "
     "(poll, buffer on disk, forward at least once); `hexmill edge status` shows its buffer.",
@@ -491,6 +493,116 @@ def create_token(
         expires_at = expires.replace(tzinfo=UTC) if expires and expires.tzinfo is None else expires
         _token, secret = _run(lambda: identity.create_token(db, ctx, name=name, scopes=scope, expires_at=expires_at))
     out.print(secret, soft_wrap=True)
+
+
+@app.command()
+def ingest(  # every option is keyword-only: typer passes them by name
+    *,
+    host: Annotated[str, typer.Option(envvar="HEXMILL_MQTT_HOST", help="MQTT broker host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="HEXMILL_MQTT_PORT", help="MQTT broker port.")] = 1883,
+    username: Annotated[str, typer.Option(envvar="HEXMILL_MQTT_USERNAME", help="The ingest service's user.")] = (
+        "hexmill-ingest"
+    ),
+    client_id: Annotated[
+        str, typer.Option(envvar="HEXMILL_MQTT_CLIENT_ID", help="Stable client id (workers add -<n>).")
+    ] = "hexmill-ingest-0",
+    group: Annotated[str, typer.Option(help="Shared-subscription group all ingest workers join.")] = "hexmill-ingest",
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Consumers in this process.")] = 1,
+    batch_max_messages: Annotated[int, typer.Option(min=1, help="Messages per commit at most.")] = 500,
+    batch_max_wait_ms: Annotated[int, typer.Option(min=0, help="How long a batch waits to fill.")] = 50,
+    device_rate: Annotated[float, typer.Option(min=0, help="Messages per second per device (0: no cap).")] = 200.0,
+    tenant_rate: Annotated[float, typer.Option(min=0, help="Messages per second per enterprise (0: no cap).")] = (
+        20_000.0
+    ),
+) -> None:
+    """Consume device telemetry from an external MQTT broker into the store (password: HEXMILL_MQTT_PASSWORD)."""
+    import logging
+    import signal
+    import threading
+
+    from hexmill.connect.mqtt.config import IngestConfig
+    from hexmill.connect.mqtt.runner import run_ingest
+
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = _validated(
+        IngestConfig,
+        host=host,
+        port=port,
+        username=username,
+        password=os.environ.get("HEXMILL_MQTT_PASSWORD"),
+        client_id=client_id,
+        group=group,
+        batch_max_messages=batch_max_messages,
+        batch_max_wait_ms=batch_max_wait_ms,
+        device_messages_per_s=device_rate,
+        tenant_messages_per_s=tenant_rate,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    out.print(f"hexmill ingest: {workers} worker(s) on mqtt://{host}:{port}, group {group}")
+    run_ingest(get_settings(), config, workers=workers, stop=stop)
+
+
+@app.command()
+def broker(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT port.")] = 1883,
+) -> None:
+    """Run the embedded MQTT broker: devices log in with their credentials, telemetry is stored before PUBACK."""
+    import asyncio
+    import logging
+
+    from hexmill.connect.mqtt.runner import run_broker
+
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def main() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await run_broker(get_settings(), host=host, port=port, stop=stop)
+
+    out.print(f"hexmill broker on mqtt://{host}:{port}")
+    asyncio.run(main())
+
+
+@mqtt_app.command("mosquitto-files")
+def mosquitto_files(
+    password_file: Annotated[Path, typer.Option(help="Mosquitto password_file to write.")],
+    acl_file: Annotated[Path, typer.Option(help="Mosquitto acl_file to write.")],
+    ingest_username: Annotated[str, typer.Option(help="The ingest service's MQTT user.")] = "hexmill-ingest",
+    group: Annotated[str | None, typer.Option(help="Allow only this shared-subscription group.")] = None,
+    pid_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Send SIGHUP to this Mosquitto afterwards.")
+    ] = None,
+) -> None:
+    """Write Mosquitto's password and ACL files from the device registry (ingest password: HEXMILL_MQTT_PASSWORD)."""
+    from hexmill.connect.mqtt.mosquitto import sync_mosquitto_files
+    from hexmill.core.security import hash_device_secret
+
+    password = os.environ.get("HEXMILL_MQTT_PASSWORD")
+    if not password:
+        err.print("[red]set HEXMILL_MQTT_PASSWORD to the ingest service's MQTT password[/red]")
+        raise typer.Exit(2)
+    try:
+        with _system_session() as db:
+            result = sync_mosquitto_files(
+                db,
+                password_file=password_file,
+                acl_file=acl_file,
+                ingest_username=ingest_username,
+                ingest_password_hash=hash_device_secret(password),
+                group=group,
+                pid_file=pid_file,
+            )
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    reload = ", broker reloaded" if result.reloaded else ""
+    out.print(f"wrote {result.devices} device(s) to {password_file} and {acl_file}{reload}")
 
 
 def _validated(model: type[M], **fields: Any) -> M:

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from hexmill.connect.limits import IngestLimits, RateLimiter
-from hexmill.connect.mqtt.broker import BrokerRuntime, embedded_broker
 from hexmill.connect.mqtt.config import IngestConfig
 from hexmill.connect.mqtt.pipeline import DeviceDirectory, SharedLimiter, TelemetryPipeline
 from hexmill.connect.mqtt.poller import IngestWorker
@@ -77,6 +76,9 @@ async def run_broker(
     stop: asyncio.Event,
 ) -> None:
     """Run the embedded broker with in-process ingest until ``stop`` is set (the all-in-one process calls this)."""
+    # amqtt takes a second to import: only the broker role pays for it.
+    from hexmill.connect.mqtt.broker import BrokerRuntime, embedded_broker  # noqa: PLC0415
+
     with _database(settings) as factory:
         pipeline = TelemetryPipeline(factory, open_store(settings), limits or IngestLimits())
         async with embedded_broker(BrokerRuntime(factory, pipeline), host=host, port=port):
