@@ -209,7 +209,18 @@ _BULK_BODY = {
 }
 
 
-@router.post("/telemetry", response_model=IngestAnswer, tags=[TAG], openapi_extra=_JSON_BODY)
+def _limit_responses() -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI answers of the ingest limits, as the problem documents they are."""
+    from hexmill.app import PROBLEM  # noqa: PLC0415 - the app module imports this router
+    from hexmill.core.schemas import Problem  # noqa: PLC0415 - as above
+
+    titles = {413: "Payload too large", 415: "Unsupported media type", 429: "Too many messages"}
+    return {code: {"model": Problem, "description": title, "content": {PROBLEM: {}}} for code, title in titles.items()}
+
+
+@router.post(
+    "/telemetry", response_model=IngestAnswer, tags=[TAG], openapi_extra=_JSON_BODY, responses=_limit_responses()
+)
 async def post_telemetry(request: Request, token: DeviceToken = None) -> IngestAnswer:
     """Store a device's readings: ``{"ts": ..., "values": {"<field>": <value>}}`` or a list of them.
 
@@ -225,7 +236,9 @@ async def post_telemetry(request: Request, token: DeviceToken = None) -> IngestA
     return await run_in_threadpool(_store, request, runtime, device, parsed, body)
 
 
-@router.post("/telemetry/bulk", response_model=IngestAnswer, tags=[TAG], openapi_extra=_BULK_BODY)
+@router.post(
+    "/telemetry/bulk", response_model=IngestAnswer, tags=[TAG], openapi_extra=_BULK_BODY, responses=_limit_responses()
+)
 async def post_telemetry_bulk(request: Request, token: DeviceToken = None) -> IngestAnswer:
     """Store a file of readings: CSV (``ts,field,value[,quality]`` with a header row) or Parquet.
 
