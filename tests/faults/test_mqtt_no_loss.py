@@ -15,6 +15,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -69,10 +70,11 @@ class PgCluster:
         self.bin = bins[-1].parent
         self.dir = directory
         self.port = free_port()
-        directory.mkdir(parents=True)
         if os.geteuid() == 0:
             shutil.chown(directory, "postgres")
-        self._run("initdb", "-D", str(directory / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(
+            "initdb", "-D", str(directory / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"
+        )
         self.start()
 
     def _run(self, tool: str, *args: str) -> None:
@@ -114,7 +116,9 @@ class Deployment:
 @pytest.fixture
 def deployment(backend: str, tmp_path: Path) -> Iterator[Deployment]:
     """Migrate a fresh database (SQLite file, or a PostgreSQL cluster started here)."""
-    pg = PgCluster(tmp_path / "pg") if backend == "postgresql" else None
+    # Not under pytest's tmp_path: the postgres user cannot enter root's 0700 pytest directory.
+    pg_dir = Path(tempfile.mkdtemp(prefix="hexmill-fault-pg.")) if backend == "postgresql" else None
+    pg = PgCluster(pg_dir) if pg_dir is not None else None
     url = pg.database_url() if pg else f"sqlite:///{tmp_path / 'hexmill.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -126,6 +130,8 @@ def deployment(backend: str, tmp_path: Path) -> Iterator[Deployment]:
         engine.dispose()
         if pg is not None:
             pg.stop("immediate")
+        if pg_dir is not None:
+            shutil.rmtree(pg_dir, ignore_errors=True)
 
 
 @dataclass
