@@ -201,3 +201,12 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("HEXMILL_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_telemetry_stores() -> Iterator[None]:
+    """Close the telemetry stores the run opened (their connections), once every test is done."""
+    yield
+    from hexmill.telemetry.service import close_stores  # noqa: PLC0415 - only at the end of the run
+
+    close_stores()

@@ -144,3 +144,33 @@ def test_one_batch_for_two_tenants_keeps_each_in_its_own_store_partition(
     )
     assert [p.value for p in store.latest(a.tenant_id, [a.tags["cycles"], b.tags["cycles"]])] == [1.0]
     assert [p.value for p in store.latest(b.tenant_id, [a.tags["cycles"], b.tags["cycles"]])] == [2.0]
+
+
+def test_text_that_no_store_can_hold_is_refused_alone(
+    session_factory: sessionmaker[Session], store: TelemetryStore, machine_factory: Callable[..., Machine]
+) -> None:
+    m = machine_factory()
+    readings = [Reading("program", NOW, "a\x00b"), Reading("program", NOW + 1, "\ud800"), Reading("cycles", NOW, 7)]
+    [result] = _ingest(session_factory, store, [IngestItem(m.identity, readings, "opcua")])
+    assert result.accepted == 1
+    assert sorted(r.reason for r in result.rejections) == [
+        "text contains a NUL character",
+        "text is not valid Unicode (lone surrogate)",
+    ]
+    assert [p.value for p in store.latest(m.tenant_id, [m.tags["cycles"]])] == [7.0]
+
+
+def test_a_field_name_no_database_can_hold_still_gets_its_dead_letter(
+    session_factory: sessionmaker[Session], store: TelemetryStore, machine_factory: Callable[..., Machine]
+) -> None:
+    m = machine_factory()
+    payload = b'{"ts": 1795309200000, "values": {"\\ud800\\u0000": 1, "cycles": 5}}'
+    parsed = parse_payload(payload, now_us=NOW)
+    [result] = _ingest(
+        session_factory, store, [IngestItem(m.identity, parsed.readings, "mqtt", parsed.rejections, payload)]
+    )
+    assert result.accepted == 1
+    with transaction(session_factory) as s:
+        set_scope(s, m.tenant_id)
+        [letter] = s.scalars(select(DeadLetter).where(DeadLetter.device_id == m.device_id)).all()
+    assert "\ufffd" in letter.location or "?" in letter.location

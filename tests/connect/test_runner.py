@@ -62,9 +62,12 @@ async def test_modbus_device_in_the_registry_is_polled_into_the_store(
         runner = ConnectRunner(session_factory, store, reload_s=3600)
         task = asyncio.create_task(runner.run())
         try:
-            for _ in range(100):
+            for _ in range(200):
                 latest = {p.series: p.value for p in store.latest(m.tenant_id, list(m.tags.values()))}
-                if len(latest) == 2:
+                with transaction(session_factory) as s, widened(s):
+                    state = s.scalar(select(Device.link_state).where(Device.id == m.device_id))
+                # The link state is recorded in the background, beside the readings: wait for both.
+                if len(latest) == 2 and state == "online":
                     break
                 await asyncio.sleep(0.1)
         finally:

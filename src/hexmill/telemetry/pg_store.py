@@ -138,13 +138,18 @@ class PostgresStore(TelemetryStore):
                 tenant_part = f"{parent}_t{chunk.tenant_id}"
                 with ddl.transaction():
                     dcur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (parent,))
-                    dcur.execute(
-                        f"CREATE TABLE IF NOT EXISTS {tenant_part} PARTITION OF {parent} "
-                        f"FOR VALUES IN ({int(chunk.tenant_id)}) PARTITION BY RANGE ({_time_column(chunk.level)})"
+                    # Policies on a parent do not guard its partitions when they are named directly,
+                    # so every partition gets the tenant wall of its own as it is created.
+                    self._create_walled(
+                        dcur,
+                        tenant_part,
+                        f"PARTITION OF {parent} FOR VALUES IN ({int(chunk.tenant_id)}) "
+                        f"PARTITION BY RANGE ({_time_column(chunk.level)})",
                     )
-                    dcur.execute(
-                        f"CREATE TABLE IF NOT EXISTS {chunk.name} PARTITION OF {tenant_part} "
-                        f"FOR VALUES FROM ({int(chunk.start_us)}) TO ({int(chunk.end_us)})"
+                    self._create_walled(
+                        dcur,
+                        chunk.name,
+                        f"PARTITION OF {tenant_part} FOR VALUES FROM ({int(chunk.start_us)}) TO ({int(chunk.end_us)})",
                     )
                     dcur.execute(
                         "INSERT INTO tlm_chunks (name, tenant_id, level, start_us, end_us) VALUES (%s, %s, %s, %s, %s) "
@@ -152,6 +157,17 @@ class PostgresStore(TelemetryStore):
                         (chunk.name, chunk.tenant_id, chunk.level.value, chunk.start_us, chunk.end_us),
                     )
                 self._known.add(chunk.name)
+
+    @staticmethod
+    def _create_walled(cur: Any, name: str, definition: str) -> None:
+        """Create table ``name`` as ``definition`` unless it exists, with the tenant policy on it."""
+        cur.execute("SELECT to_regclass(%s) IS NULL", (name,))
+        row = cur.fetchone()
+        if not (row and row[0]):
+            return
+        cur.execute(f"CREATE TABLE {name} {definition}")
+        for statement in rls_statements(name):
+            cur.execute(statement)
 
     def _insert_raw(self, cur: Any, chunk: Chunk, rows: Sequence[PointRow]) -> None:
         conn = cur.connection

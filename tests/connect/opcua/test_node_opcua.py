@@ -26,7 +26,10 @@ def press(server: NodeOpcUaServer, **overrides: Any) -> OpcUaConfig:
         "sampling_interval_ms": 100,
         "publishing_interval_ms": 100,
         "poll_interval_ms": 100,
-        "keepalive_s": 0.5,
+        # Generous link checks: on a loaded CI machine a 0.5 s probe can miss its time-out and the
+        # test would see a reconnect it did not cause (reconnects are tested against asyncua).
+        "keepalive_s": 2.0,
+        "timeout_s": 10.0,
         "nodes": [
             {"node_id": "ns=1;s=Press.Counter", "field": "count"},
             {"node_id": "ns=1;s=Press.Temperature", "field": "temp", "scale": 2},

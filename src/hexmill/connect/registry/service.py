@@ -483,12 +483,24 @@ def _row(series: int, data_type: str, reading: Reading) -> PointRow:
         if isinstance(value, str):
             raise ValueError(f"text sent for the {data_type} tag")
         return (series, reading.ts_us, float(value), None, quality)
-    return (series, reading.ts_us, None, value if isinstance(value, str) else str(value).lower(), quality)
+    text = value if isinstance(value, str) else str(value).lower()
+    if "\x00" in text:
+        raise ValueError("text contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode (lone surrogate)") from None
+    return (series, reading.ts_us, None, text, quality)
+
+
+def _storable(text: str) -> str:
+    """Return ``text`` as any database can keep it: lone surrogates and NUL replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def _excerpt(payload: bytes | str) -> str:
     text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-    return text[:MAX_PAYLOAD_EXCERPT]
+    return _storable(text[:MAX_PAYLOAD_EXCERPT])
 
 
 def ingest(
@@ -577,8 +589,8 @@ def _record_outcome(session: Session, items: Sequence[IngestItem], results: Sequ
                         device_id=item.device.device_id,
                         channel=item.channel,
                         received_at=now,
-                        location=rejection.location[:200],
-                        reason=rejection.reason,
+                        location=_storable(rejection.location[:200]),
+                        reason=_storable(rejection.reason),
                         payload=_excerpt(item.payload),
                     )
                 )
