@@ -110,6 +110,7 @@ def demo(  # every option is keyword-only: typer passes them by name
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
     opcua_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the simulated OPC UA server.")] = 48400,
     modbus_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the simulated Modbus server.")] = 15020,
+    mqtt_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the embedded MQTT broker.")] = 18830,
     simulate_plant: Annotated[
         bool,
         typer.Option("--simulate/--no-simulate", help="Run the plant simulator and the pollers beside the console."),
@@ -123,7 +124,7 @@ def demo(  # every option is keyword-only: typer passes them by name
 
     _migrate()
     engine = _engine()
-    ports = DemoPorts(opcua=opcua_port, modbus=modbus_port)
+    ports = DemoPorts(opcua=opcua_port, modbus=modbus_port, mqtt=mqtt_port)
     logins = seed_demo(engine, console=out, ports=ports)
     engine.dispose()
     table = Table(title=f"Demo logins — password for all: {logins.password}", title_justify="left")
@@ -143,14 +144,16 @@ def demo(  # every option is keyword-only: typer passes them by name
 
     app_ = create_app()
     out.print(
-        f"hexmill demo on [bold]http://{host}:{port}[/bold] — simulator on OPC UA :{opcua_port}, Modbus :{modbus_port}"
+        f"hexmill demo on [bold]http://{host}:{port}[/bold] — simulator on OPC UA :{opcua_port}, "
+        f"Modbus :{modbus_port}, MQTT :{mqtt_port}"
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             run_all_in_one(
                 app_,
+                app_.state.settings,
                 make_sessionmaker(app_.state.engine),
-                open_store(get_settings()),
+                open_store(app_.state.settings),
                 host=host,
                 port=port,
                 ports=ports,

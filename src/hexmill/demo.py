@@ -244,7 +244,8 @@ def seed_demo(
     provisioned as OPC UA and Modbus devices on those loopback ports.
     """
     console = console or Console(stderr=True)
-    password = demo_password(data_dir or get_settings().data_dir)
+    data = data_dir or get_settings().data_dir
+    password = demo_password(data)
     logins = logins_of(password)
     factory = make_sessionmaker(engine)
     with transaction(factory) as session:
@@ -271,13 +272,13 @@ def seed_demo(
             is_platform_admin=True,
         )
         for ent in ENTERPRISES:
-            _seed_enterprise(session, ent, park_id=park.id, password=password, ports=ports)
+            _seed_enterprise(session, ent, park_id=park.id, password=password, ports=ports, data_dir=data)
             console.print(f"seeded {ent.name}")
     return logins
 
 
 def _seed_enterprise(
-    session: Session, ent: DemoEnterprise, *, park_id: int, password: str, ports: DemoPorts | None
+    session: Session, ent: DemoEnterprise, *, park_id: int, password: str, ports: DemoPorts | None, data_dir: Path
 ) -> None:
     system = Context.system()
     set_scope(session, ALL_TENANTS)
@@ -305,7 +306,7 @@ def _seed_enterprise(
     set_scope(session, tenant.id)
     site_id = _seed_assets(session, Context.system(tenant.id), ent)
     if ent.slug == CONNECTED_ENTERPRISE and ports is not None:
-        seed_connected_cell(session, Context.system(tenant.id), site_id=site_id, ports=ports)
+        seed_connected_cell(session, Context.system(tenant.id), site_id=site_id, ports=ports, data_dir=data_dir)
 
 
 def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> int:

@@ -74,8 +74,12 @@ async def run_broker(
     port: int = 1883,
     limits: IngestLimits | None = None,
     stop: asyncio.Event,
+    started: asyncio.Event | None = None,
 ) -> None:
-    """Run the embedded broker with in-process ingest until ``stop`` is set (the all-in-one process calls this)."""
+    """Run the embedded broker with in-process ingest until ``stop`` is set (the all-in-one process calls this).
+
+    ``started`` (when given) is set once the broker accepts connections.
+    """
     # amqtt takes a second to import: only the broker role pays for it.
     from hexmill.connect.mqtt.broker import BrokerRuntime, embedded_broker  # noqa: PLC0415
 
@@ -83,4 +87,6 @@ async def run_broker(
         pipeline = TelemetryPipeline(factory, open_store(settings), limits or IngestLimits())
         async with embedded_broker(BrokerRuntime(factory, pipeline), host=host, port=port):
             logger.info("Embedded MQTT broker on %s:%s", host, port)
+            if started is not None:
+                started.set()
             await stop.wait()
