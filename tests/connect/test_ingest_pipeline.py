@@ -55,6 +55,7 @@ def test_good_values_are_stored_beside_refused_ones(
         device = s.scalar(select(Device).where(Device.id == m.device_id))
         assert device is not None
         assert (device.points_accepted, device.records_rejected) == (3, 3)
+        assert device.link_state == "online"  # an MQTT device is online when it sends
         assert device.last_seen_at is not None
     assert {letter.reason for letter in letters} >= {"no tag of the equipment has this name or mapping"}
     assert all(letter.payload.startswith("[{") for letter in letters)

@@ -42,6 +42,7 @@ VIEW = "devices.view"
 MANAGE = "devices.manage"
 MAX_PAYLOAD_EXCERPT: Final = 2000
 MAX_DEAD_LETTERS_PER_BATCH: Final = 1000
+PUSHING: Final = frozenset({"mqtt", "http"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,17 +595,19 @@ def _record_outcome(session: Session, items: Sequence[IngestItem], results: Sequ
                         payload=_excerpt(item.payload),
                     )
                 )
+    # Devices that push (MQTT, HTTP) have no connection the platform watches; a message received
+    # is what shows them online. Pollers and the Sparkplug host report their links themselves.
+    pushing = {item.device.device_id for item in items if item.device.protocol in PUSHING}
     with widened(session):
         for device_id, (accepted, rejected) in per_device.items():
-            session.execute(
-                update(Device)
-                .where(Device.id == device_id)
-                .values(
-                    points_accepted=Device.points_accepted + accepted,
-                    records_rejected=Device.records_rejected + rejected,
-                    last_seen_at=now,
-                )
-            )
+            values: dict[str, Any] = {
+                "points_accepted": Device.points_accepted + accepted,
+                "records_rejected": Device.records_rejected + rejected,
+                "last_seen_at": now,
+            }
+            if device_id in pushing:
+                values |= {"link_state": "online", "link_reason": ""}
+            session.execute(update(Device).where(Device.id == device_id).values(**values))
         session.add_all(letters)
         session.flush()
 
