@@ -16,10 +16,10 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,9 @@ from hexmill.core.security import hash_device_secret, same, verify_device_secret
 from hexmill.core.tenancy import widened
 from hexmill.telemetry.points import Reading, quality_code
 from hexmill.telemetry.store import PointRow, TelemetryStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 VIEW = "devices.view"
 MANAGE = "devices.manage"
@@ -598,16 +601,32 @@ def _record_outcome(session: Session, items: Sequence[IngestItem], results: Sequ
     # Devices that push (MQTT, HTTP) have no connection the platform watches; a message received
     # is what shows them online. Pollers and the Sparkplug host report their links themselves.
     pushing = {item.device.device_id for item in items if item.device.protocol in PUSHING}
+    table = cast("Table", Device.__table__)
+    counters = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            points_accepted=table.c.points_accepted + bindparam("b_accepted"),
+            records_rejected=table.c.records_rejected + bindparam("b_rejected"),
+            last_seen_at=bindparam("b_now"),
+            link_state=case((bindparam("b_push"), "online"), else_=table.c.link_state),
+        )
+    )
+    # One statement for every device of the batch, in id order: concurrent ingest workers then
+    # lock the rows in the same order and cannot deadlock each other.
+    params = [
+        {
+            "b_id": device_id,
+            "b_accepted": accepted,
+            "b_rejected": rejected,
+            "b_now": now,
+            "b_push": device_id in pushing,
+        }
+        for device_id, (accepted, rejected) in sorted(per_device.items())
+    ]
     with widened(session):
-        for device_id, (accepted, rejected) in per_device.items():
-            values: dict[str, Any] = {
-                "points_accepted": Device.points_accepted + accepted,
-                "records_rejected": Device.records_rejected + rejected,
-                "last_seen_at": now,
-            }
-            if device_id in pushing:
-                values |= {"link_state": "online", "link_reason": ""}
-            session.execute(update(Device).where(Device.id == device_id).values(**values))
+        if params:
+            session.execute(counters, params)
         session.add_all(letters)
         session.flush()
 
