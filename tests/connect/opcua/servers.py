@@ -220,7 +220,9 @@ class NodeOpcUaServer:
             env={**os.environ, "NODE_OPTIONS": ""},
         )
         try:
-            wait_for_port(self.port, timeout=60)
+            # node-opcua loads hundreds of modules and makes its certificates on first start: on a
+            # loaded CI machine that alone has taken over a minute.
+            wait_for_port(self.port, timeout=240)
         except TimeoutError:
             self.stop()
             raise
