@@ -209,6 +209,10 @@ class Publisher:
             client.loop_stop()
 
 
+#: How long a `hexmill ingest` start may take: seconds of imports, more on a loaded CI machine.
+READY_S = 180
+
+
 class IngestProcess:
     """`hexmill ingest` in a subprocess; ``ready`` is set once it has connected and subscribed."""
 
@@ -277,11 +281,11 @@ def test_no_message_is_lost_or_duplicated_across_kills_and_restarts(deployment: 
     try:
         workers = [IngestProcess(deployment, broker.port, ids[0]), IngestProcess(deployment, broker.port, ids[1])]
         # Both sessions (and their shared subscriptions) exist before the first publish.
-        assert all(w.ready.wait(60) for w in workers), "hexmill ingest did not connect"
+        assert all(w.ready.wait(READY_S) for w in workers), "hexmill ingest did not connect"
         publisher.thread.start()
         kills = 0
         while kills < KILLS:
-            assert workers[0].ready.wait(60), "hexmill ingest did not connect"
+            assert workers[0].ready.wait(READY_S), "hexmill ingest did not connect"
             time.sleep(rng.uniform(0.1, 1.5))  # die at a random moment of consuming
             victim = workers.pop(0)
             victim.kill()

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hexmill.core.errors import HexmillError
+from hexmill.core.i18n import N_
 from hexmill.telemetry.points import Reading
 
 #: Receives each batch of readings a connector produced; awaiting it means "stored" (ack after commit).
@@ -37,3 +39,11 @@ class Backoff:
         """Return the pause before reconnect ``attempt`` (0-based), jittered in [cap/2, cap]."""
         cap = min(self.maximum, self.initial * self.factor**attempt)
         return cap / 2 + (rng or random).random() * cap / 2  # jitter, not cryptography
+
+
+class ConnectionFailed(HexmillError):
+    """A connector's peer (device, server or broker) could not be reached, or refused the connection."""
+
+    status = 502
+    slug = "connection-failed"
+    title = N_("Connection failed")

@@ -6,6 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from hexmill.connect.base import ConnectionFailed
 from hexmill.connect.modbus.client import ModbusClient, ModbusError
 from hexmill.connect.modbus.mapping import (
     ADDRESS_SPACE,
@@ -18,16 +19,7 @@ from hexmill.connect.modbus.mapping import (
     Table,
     plan_reads,
 )
-from hexmill.core.errors import HexmillError
 from hexmill.core.i18n import N_
-
-
-class ConnectionFailed(HexmillError):
-    """The device could not be reached, or refused the first read of its register map."""
-
-    status = 502
-    slug = "connection-failed"
-    title = N_("Connection failed")
 
 
 class RegisterPoint(BaseModel):

@@ -7,9 +7,9 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from hexmill.connect.base import ConnectionFailed
 from hexmill.connect.limits import IngestLimits
 from hexmill.connect.mqtt.client import MqttClientError, probe
-from hexmill.core.errors import HexmillError
 from hexmill.core.i18n import N_
 
 #: The topic devices publish JSON telemetry to; ``{client_id}`` is the device's registry client id.
@@ -17,14 +17,6 @@ TELEMETRY_TOPIC: Final = "hexmill/v1/{client_id}/telemetry"
 #: The filter every ingest worker subscribes to (inside its shared-subscription group).
 TELEMETRY_FILTER: Final = "hexmill/v1/+/telemetry"
 _LEVEL = re.compile(r"^[^/+#\x00]+$")
-
-
-class ConnectionFailed(HexmillError):
-    """The MQTT server could not be reached, or refused the ingest service's credentials."""
-
-    status = 502
-    slug = "connection-failed"
-    title = N_("Connection failed")
 
 
 def telemetry_topic(client_id: str) -> str:

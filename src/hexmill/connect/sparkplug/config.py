@@ -7,18 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from hexmill.connect.base import ConnectionFailed
 from hexmill.connect.sparkplug.client import SparkplugClientError, probe
 from hexmill.connect.sparkplug.codec import check_id
-from hexmill.core.errors import HexmillError
 from hexmill.core.i18n import N_
-
-
-class ConnectionFailed(HexmillError):
-    """The MQTT server could not be reached, or refused the host's credentials."""
-
-    status = 502
-    slug = "connection-failed"
-    title = N_("Connection failed")
 
 
 class SparkplugHostConfig(BaseModel):
