@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
+from hexmill.connect.base import Backoff
 from hexmill.connect.limits import IngestLimits, RateLimiter
 from hexmill.connect.mqtt.config import IngestConfig
 from hexmill.connect.mqtt.pipeline import DeviceDirectory, SharedLimiter, TelemetryPipeline
@@ -18,6 +21,7 @@ from hexmill.connect.registry.service import FieldResolver
 from hexmill.core.config import Settings
 from hexmill.core.db import make_engine, make_sessionmaker
 from hexmill.telemetry.service import open_store
+from hexmill.telemetry.store import TelemetryStore
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,25 @@ def worker_configs(config: IngestConfig, workers: int) -> list[IngestConfig]:
     return [config.model_copy(update={"client_id": f"{config.client_id}-{n}"}) for n in range(workers)]
 
 
+def _open_store_when_reachable(settings: Settings, stop: threading.Event) -> TelemetryStore | None:
+    """Open the telemetry store, waiting with back-off while its database is down (None if stopped first).
+
+    A worker restarted while PostgreSQL restarts must come up once the database is back, not die:
+    its unacknowledged messages wait in the broker meanwhile.
+    """
+    backoff = Backoff(initial=0.5, maximum=10.0)
+    attempt = 0
+    while not stop.is_set():
+        try:
+            return open_store(settings)
+        except (psycopg.OperationalError, sqlite3.OperationalError) as exc:
+            delay = backoff.delay(attempt)
+            attempt += 1
+            logger.warning("telemetry store unreachable (%s); retrying in %.1f s", exc, delay)
+            stop.wait(delay)
+    return None
+
+
 def run_ingest(settings: Settings, config: IngestConfig, *, workers: int, stop: threading.Event) -> list[IngestWorker]:
     """Run ``workers`` consumers of one shared-subscription group until ``stop`` is set; return them.
 
@@ -46,7 +69,9 @@ def run_ingest(settings: Settings, config: IngestConfig, *, workers: int, stop: 
     (with other client ids) share the load through the broker.
     """
     with _database(settings) as factory:
-        store = open_store(settings)
+        store = _open_store_when_reachable(settings, stop)
+        if store is None:
+            return []
         limiter = SharedLimiter(RateLimiter(config.limits))
         directory = DeviceDirectory()
         running = [
