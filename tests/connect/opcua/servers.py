@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import os
 import shutil
@@ -181,17 +182,27 @@ def npm_available() -> bool:
 
 
 def ensure_node_modules() -> None:
-    """Install the node-opcua test server's packages from the lockfile when they are missing."""
-    if (NODE_SERVER_DIR / "node_modules" / "node-opcua").is_dir():
+    """Install the node-opcua test server's packages from the lockfile when they are missing.
+
+    Test workers run in parallel and may all need the server at once: an exclusive lock on a
+    file beside the packages makes one of them install while the others wait, then find it done.
+    """
+    installed = NODE_SERVER_DIR / "node_modules" / ".hexmill-installed"
+    if installed.is_file():
         return
-    command = ["npm", "ci"] if (NODE_SERVER_DIR / "package-lock.json").is_file() else ["npm", "install"]
-    subprocess.run(  # noqa: S603 - fixed command, no user input
-        [*command, "--no-audit", "--no-fund"],
-        cwd=NODE_SERVER_DIR,
-        check=True,
-        timeout=600,
-        capture_output=True,
-    )
+    with (NODE_SERVER_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed.is_file():
+            return
+        command = ["npm", "ci"] if (NODE_SERVER_DIR / "package-lock.json").is_file() else ["npm", "install"]
+        subprocess.run(  # noqa: S603 - fixed command, no user input
+            [*command, "--no-audit", "--no-fund"],
+            cwd=NODE_SERVER_DIR,
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
+        installed.touch()
 
 
 @dataclass
