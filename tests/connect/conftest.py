@@ -49,6 +49,12 @@ class Machine:
         return f"{self.client_id}:{self.secret}"
 
 
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Run every ``anyio``-marked connector test on asyncio (the protocol libraries are asyncio-only)."""
+    return "asyncio"
+
+
 @pytest.fixture
 def machine_factory(
     session_factory: sessionmaker[Session], tenant_factory: Callable[..., Tenant]

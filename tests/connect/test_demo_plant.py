@@ -22,12 +22,6 @@ from tests.brokers import free_port
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    """Run these tests on asyncio."""
-    return "asyncio"
-
-
 async def test_demo_cell_shows_live_values_from_every_protocol(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, log_json=False, log_level="WARNING")
     engine = make_engine(settings.resolved_database_url)

@@ -31,12 +31,6 @@ pytestmark = pytest.mark.anyio
 NOW_US = 1_795_309_200_000_000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    """Run these tests on asyncio."""
-    return "asyncio"
-
-
 def _config(port: int) -> dict[str, object]:
     return {
         "host": "127.0.0.1",

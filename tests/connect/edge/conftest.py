@@ -12,12 +12,6 @@ TOKEN = "dev-edge01:s3cret"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    """Run ``@pytest.mark.anyio`` tests on asyncio (pymodbus and the agent need it)."""
-    return "asyncio"
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """Serve a stand-in ``/api/v1/telemetry`` that accepts ``TOKEN``."""
     server = Receiver(TOKEN)

@@ -17,12 +17,6 @@ from tests.connect.opcua.servers import NodeOpcUaServer, UaServer, ensure_node_m
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    """Run ``@pytest.mark.anyio`` tests on asyncio only (asyncua needs it); module scope lets servers be shared."""
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 async def shared_ua_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[UaServer]:
     """One asyncua server without security for the module (building its address space takes seconds)."""
     server = UaServer(free_port(), tmp_path_factory.mktemp("ua-server"))
