@@ -32,7 +32,7 @@ async def test_mqtt_json_is_buffered_forwarded_and_reported(
     agent = EdgeAgent(config, tmp_path / "edge.db", receiver.url)
     task = asyncio.create_task(agent.run())
     try:
-        for _ in range(100):
+        for _ in range(400):
             if agent.sources["oven-2"]["state"] == "online":
                 break
             await asyncio.sleep(0.05)
@@ -44,8 +44,9 @@ async def test_mqtt_json_is_buffered_forwarded_and_reported(
         await asyncio.to_thread(
             publish.single, "hexmill/v1/oven-2/telemetry", json.dumps(payload), qos=1, port=mosquitto.port
         )
-        for _ in range(100):
-            if len(receiver.points) == 3:
+        # The receiver holds the points before its answer reaches the agent: wait for the acknowledgement.
+        for _ in range(400):
+            if agent.status()["acknowledged"] == 3:
                 break
             await asyncio.sleep(0.05)
         status = agent.status()
