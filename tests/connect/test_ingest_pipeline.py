@@ -175,3 +175,50 @@ def test_a_field_name_no_database_can_hold_still_gets_its_dead_letter(
         set_scope(s, m.tenant_id)
         [letter] = s.scalars(select(DeadLetter).where(DeadLetter.device_id == m.device_id)).all()
     assert "\ufffd" in letter.location or "?" in letter.location
+
+
+def _counters(factory: sessionmaker[Session], m: Machine) -> tuple[int, int, str, bool]:
+    with transaction(factory) as s:
+        set_scope(s, m.tenant_id)
+        device = s.scalar(select(Device).where(Device.id == m.device_id))
+        assert device is not None
+        return device.points_accepted, device.records_rejected, device.link_state, device.last_seen_at is not None
+
+
+def test_deferred_counters_reach_the_device_row_only_when_written(
+    session_factory: sessionmaker[Session], store: TelemetryStore, machine_factory: Callable[..., Machine]
+) -> None:
+    m = machine_factory()
+    counters = registry.DeviceCounters(interval=60)
+    for n in range(3):
+        items = [
+            IngestItem(m.identity, [Reading("spindle_speed", NOW + n, 1.0), Reading("nope", NOW + n, 1.0)], "mqtt")
+        ]
+        with transaction(session_factory) as s:
+            set_scope(s, ALL_TENANTS)
+            results = registry.ingest(s, store, FieldResolver(), items, defer_counters=True)
+        counters.add(items, results)
+    assert len(store.raw(m.tenant_id, [m.tags["spindle_speed"]], NOW, NOW + 3)) == 3
+    assert _counters(session_factory, m) == (0, 0, "unknown", False)
+    assert not counters.due()  # the interval has not passed
+    tallies = counters.take()
+    with transaction(session_factory) as s:
+        registry.write_device_counters(s, tallies)
+    assert _counters(session_factory, m) == (3, 3, "online", True)
+    assert counters.take() == {}
+
+
+def test_counters_whose_write_failed_are_kept_for_the_next(
+    session_factory: sessionmaker[Session], machine_factory: Callable[..., Machine]
+) -> None:
+    m = machine_factory()
+    counters = registry.DeviceCounters(interval=0)
+    item = IngestItem(m.identity, [], "mqtt")
+    counters.add([item], [registry.IngestResult(5, [])])
+    failed = counters.take()
+    counters.add([item], [registry.IngestResult(2, [])])
+    counters.give_back(failed)
+    assert counters.due()
+    with transaction(session_factory) as s:
+        registry.write_device_counters(s, counters.take())
+    assert _counters(session_factory, m)[:2] == (7, 0)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hexmill.connect.mqtt.config import IngestConfig
 from hexmill.connect.mqtt.pipeline import TelemetryPipeline
 from hexmill.connect.mqtt.poller import IngestWorker
+from hexmill.connect.registry.service import DeviceCounters
 from hexmill.telemetry.store import TelemetryStore
 from tests.connect.mqtt.helpers import INGEST_PASSWORD, INGEST_USER, SecuredBroker, start_secured_broker
 
@@ -41,7 +42,8 @@ def worker_factory(
             group="g1",
             **overrides,
         )
-        worker = IngestWorker(config, TelemetryPipeline(session_factory, store, config.limits))
+        counters = DeviceCounters(config.counters_interval_s)  # as `hexmill ingest` runs them
+        worker = IngestWorker(config, TelemetryPipeline(session_factory, store, config.limits, counters=counters))
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
         assert worker.client.wait_subscribed(10), "the ingest worker did not subscribe"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -10,9 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hexmill.connect.mqtt.config import ConnectionFailed, IngestConfig, test_connection
+from hexmill.connect.mqtt.pipeline import TelemetryPipeline
 from hexmill.connect.mqtt.poller import IngestWorker
 from hexmill.connect.registry import service as registry
 from hexmill.connect.registry.models import DeadLetter
+from hexmill.connect.registry.models import Device as DeviceRow
+from hexmill.connect.registry.service import DeviceCounters
 from hexmill.core.context import Context
 from hexmill.core.db import transaction
 from hexmill.core.tenancy import set_scope
@@ -231,3 +235,53 @@ def test_connection_test_accepts_the_ingest_user_and_refuses_a_wrong_password(se
     test_connection(good)
     with pytest.raises(ConnectionFailed):
         test_connection(good.model_copy(update={"password": None}))
+
+
+def test_device_counters_are_written_every_interval_and_when_the_worker_stops(
+    secured_broker: SecuredBroker,
+    machine_factory: Callable[..., Machine],
+    session_factory: sessionmaker[Session],
+    store: TelemetryStore,
+) -> None:
+    [m] = _machines(machine_factory, secured_broker, 1)
+
+    def counted() -> tuple[int, int]:
+        with transaction(session_factory) as s:
+            set_scope(s, m.tenant_id)
+            accepted, rejected = s.execute(
+                select(DeviceRow.points_accepted, DeviceRow.records_rejected).where(DeviceRow.id == m.device_id)
+            ).one()
+            return accepted, rejected
+
+    def start(interval: float) -> tuple[IngestWorker, threading.Event, threading.Thread]:
+        config = IngestConfig(
+            port=secured_broker.port,
+            username=INGEST_USER,
+            password=INGEST_PASSWORD,
+            client_id="ingest-counters",
+            group="g1",
+            counters_interval_s=interval,
+        )
+        pipeline = TelemetryPipeline(session_factory, store, config.limits, counters=DeviceCounters(interval))
+        worker, stop = IngestWorker(config, pipeline), threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        assert worker.client.wait_subscribed(10), "the ingest worker did not subscribe"
+        return worker, stop, thread
+
+    device = Device(secured_broker.port, m.client_id, m.secret)
+    assert device.wait_connected()
+    worker, stop, thread = start(0.5)
+    device.publish_all([payload(T0, temperature=1.0, nope=2)])
+    wait_for(lambda: counted() == (1, 1), 10, "the counters written after their interval")
+    stop.set()
+    thread.join(10)
+
+    worker, stop, thread = start(300)
+    device.publish_all([payload(T0 + 1, temperature=1.0, nope=2)])
+    wait_for(lambda: worker.stats.messages >= 1, 10, "the second message ingested")
+    assert counted() == (1, 1)  # stored and acknowledged, counters not yet written
+    stop.set()
+    thread.join(10)
+    assert counted() == (2, 2)  # written when the worker stopped
+    device.close()

@@ -54,6 +54,12 @@ class IngestConfig(BaseModel):
     )
     batch_max_messages: int = Field(500, ge=1, le=10_000)
     batch_max_wait_ms: int = Field(50, ge=0, le=10_000)
+    counters_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often the device counters (points accepted, last seen) are written; they lag by up to this.",
+    )
     keepalive_s: int = Field(30, ge=5, le=3600)
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
     device_messages_per_s: float = Field(200.0, ge=0, description="0 turns the per-device rate cap off.")

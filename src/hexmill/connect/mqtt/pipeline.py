@@ -25,7 +25,14 @@ from hexmill.connect.limits import DEVICE_RATE, IngestLimits, RateLimiter
 from hexmill.connect.mqtt.config import topic_client_id
 from hexmill.connect.payload import Rejection, parse_payload
 from hexmill.connect.registry.models import Device
-from hexmill.connect.registry.service import DeviceIdentity, FieldResolver, IngestItem, ingest
+from hexmill.connect.registry.service import (
+    DeviceCounters,
+    DeviceIdentity,
+    FieldResolver,
+    IngestItem,
+    ingest,
+    write_device_counters,
+)
 from hexmill.core.tenancy import widened
 from hexmill.telemetry.store import TelemetryStore
 
@@ -108,7 +115,12 @@ def _now_us() -> int:
 
 
 class TelemetryPipeline:
-    """Ingest batches of messages: one telemetry write and one application commit per batch."""
+    """Ingest batches of messages: one telemetry write and one application commit per batch.
+
+    With ``counters`` the device counters of each batch are added up in memory rather than
+    written in the batch's transaction; ``write_counters`` writes them (the ingest worker calls it
+    every few seconds and when it stops). Without, every batch updates them.
+    """
 
     def __init__(
         self,
@@ -119,6 +131,7 @@ class TelemetryPipeline:
         limiter: SharedLimiter | None = None,
         directory: DeviceDirectory | None = None,
         resolver: FieldResolver | None = None,
+        counters: DeviceCounters | None = None,
         now_us: Callable[[], int] = _now_us,
     ) -> None:
         self._factory = session_factory
@@ -127,6 +140,7 @@ class TelemetryPipeline:
         self._limiter = limiter or SharedLimiter(RateLimiter(limits))
         self._directory = directory or DeviceDirectory()
         self._resolver = resolver or FieldResolver()
+        self.counters = counters
         self._now_us = now_us
 
     def process(self, messages: Sequence[Message]) -> list[Outcome]:
@@ -158,11 +172,33 @@ class TelemetryPipeline:
                 slots.append((len(outcomes), refusal))
                 items.append(item)
                 outcomes.append(None)
-            results = ingest(session, self._store, self._resolver, items)
+            results = ingest(session, self._store, self._resolver, items, defer_counters=self.counters is not None)
             session.commit()
+        if self.counters is not None:
+            # Counted once committed: a batch that failed and is retried must not count twice.
+            self.counters.add(items, results)
         for (index, refusal), result in zip(slots, results, strict=True):
             outcomes[index] = Outcome(result.accepted, len(result.rejections), refusal)
         return [o if o is not None else Outcome() for o in outcomes]
+
+    def write_counters(self) -> int:
+        """Write the device counters added up since the last write, in one commit; return the devices written.
+
+        When the write fails the tallies are kept for the next one, and the error is raised.
+        """
+        if self.counters is None:
+            return 0
+        tallies = self.counters.take()
+        if not tallies:
+            return 0
+        try:
+            with self._factory() as session:
+                write_device_counters(session, tallies)
+                session.commit()
+        except BaseException:
+            self.counters.give_back(tallies)
+            raise
+        return len(tallies)
 
     def _item(self, identity: DeviceIdentity, payload: bytes, now_us: int) -> tuple[IngestItem, Refusal | None]:
         limits = self.limits

@@ -5,7 +5,8 @@ included (their dead letter is the record of the refusal, and a message that can
 must not come back forever). When the database is unreachable the batch is retried, with back-off,
 and nothing is acknowledged meanwhile; if the process dies instead, the broker redelivers the
 unacknowledged messages to this client id when it returns, and the idempotent store absorbs the
-repeats (DESIGN §5).
+repeats (DESIGN §5). The device counters (statistics, not data) are written apart from the
+batches, every ``counters_interval_s`` and when the worker stops (ADR 0007).
 """
 
 from __future__ import annotations
@@ -67,8 +68,20 @@ class IngestWorker:
                 batch = self.client.take(self.config.batch_max_messages, self.config.batch_max_wait_ms / 1000, 0.2)
                 if batch and self._commit(batch, stop):
                     self.client.ack(batch)
+                counters = self.pipeline.counters
+                if counters is not None and counters.due():
+                    self._write_counters()
         finally:
             self.client.stop()
+            self._write_counters()
+
+    def _write_counters(self) -> None:
+        """Write the device counters; on a database error keep them for the next attempt."""
+        try:
+            self.pipeline.write_counters()
+        except DATABASE_ERRORS as exc:
+            self.stats.retries += 1
+            logger.warning("Writing device counters failed, will retry: %s", exc)
 
     def _commit(self, batch: list[Delivery], stop: threading.Event) -> bool:
         """Process ``batch`` until it is committed (True) or the worker is stopped (False)."""

@@ -17,7 +17,7 @@ from hexmill.connect.limits import IngestLimits, RateLimiter
 from hexmill.connect.mqtt.config import IngestConfig
 from hexmill.connect.mqtt.pipeline import DeviceDirectory, SharedLimiter, TelemetryPipeline
 from hexmill.connect.mqtt.poller import IngestWorker
-from hexmill.connect.registry.service import FieldResolver
+from hexmill.connect.registry.service import DeviceCounters, FieldResolver
 from hexmill.core.config import Settings
 from hexmill.core.db import make_engine, make_sessionmaker
 from hexmill.telemetry.service import open_store
@@ -78,7 +78,13 @@ def run_ingest(settings: Settings, config: IngestConfig, *, workers: int, stop: 
             IngestWorker(
                 cfg,
                 TelemetryPipeline(
-                    factory, store, cfg.limits, limiter=limiter, directory=directory, resolver=FieldResolver()
+                    factory,
+                    store,
+                    cfg.limits,
+                    limiter=limiter,
+                    directory=directory,
+                    resolver=FieldResolver(),
+                    counters=DeviceCounters(cfg.counters_interval_s),
                 ),
             )
             for cfg in worker_configs(config, workers)

@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from pydantic import BaseModel, ValidationError
@@ -508,12 +509,19 @@ def _excerpt(payload: bytes | str) -> str:
 
 
 def ingest(
-    session: Session, store: TelemetryStore, resolver: FieldResolver, items: Sequence[IngestItem]
+    session: Session,
+    store: TelemetryStore,
+    resolver: FieldResolver,
+    items: Sequence[IngestItem],
+    *,
+    defer_counters: bool = False,
 ) -> list[IngestResult]:
     """Store the readings of many messages at once; record refusals and device counters.
 
-    The points are committed to the telemetry store before this returns; the dead letters and
-    counters are written to ``session``, which the caller commits. Returns one result per item.
+    The points are committed to the telemetry store before this returns; the dead letters are
+    written to ``session``, which the caller commits. The device counters are written to
+    ``session`` too, unless ``defer_counters``: then the caller adds the results to its
+    ``DeviceCounters`` once it has committed, and writes those later. Returns one result per item.
     """
     rows_by_tenant: dict[int, list[PointRow]] = defaultdict(list)
     results: list[IngestResult] = []
@@ -547,7 +555,7 @@ def ingest(
         results.append(IngestResult(accepted, rejected))
     for tenant_id, rows in rows_by_tenant.items():
         store.write(tenant_id, rows)
-    _record_outcome(session, items, results)
+    _record_outcome(session, items, results, defer_counters=defer_counters)
     return results
 
 
@@ -577,14 +585,16 @@ def _create_tags(
     return resolver.get(session, device.device_id, fresh=True)
 
 
-def _record_outcome(session: Session, items: Sequence[IngestItem], results: Sequence[IngestResult]) -> None:
+def _record_outcome(
+    session: Session,
+    items: Sequence[IngestItem],
+    results: Sequence[IngestResult],
+    *,
+    defer_counters: bool,
+) -> None:
     now = utcnow()
-    per_device: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     letters: list[DeadLetter] = []
     for item, result in zip(items, results, strict=True):
-        counts = per_device[item.device.device_id]
-        counts[0] += result.accepted
-        counts[1] += len(result.rejections)
         for rejection in result.rejections:
             if len(letters) < MAX_DEAD_LETTERS_PER_BATCH:
                 letters.append(
@@ -598,37 +608,125 @@ def _record_outcome(session: Session, items: Sequence[IngestItem], results: Sequ
                         payload=_excerpt(item.payload),
                     )
                 )
-    # Devices that push (MQTT, HTTP) have no connection the platform watches; a message received
-    # is what shows them online. Pollers and the Sparkplug host report their links themselves.
-    pushing = {item.device.device_id for item in items if item.device.protocol in PUSHING}
+    if not defer_counters:
+        batch = DeviceCounters()
+        batch.add(items, results, now)
+        write_device_counters(session, batch.take())
+    if letters:
+        with widened(session):
+            session.add_all(letters)
+            session.flush()
+
+
+@dataclass(slots=True)
+class DeviceTally:
+    """What one device's messages added to its counters since they were last written."""
+
+    accepted: int = 0
+    rejected: int = 0
+    last_seen_at: datetime | None = None
+    pushed: bool = False
+
+    def merge(self, other: DeviceTally) -> None:
+        """Add ``other`` (an older tally whose write failed) into this one."""
+        self.accepted += other.accepted
+        self.rejected += other.rejected
+        if other.last_seen_at is not None and (self.last_seen_at is None or other.last_seen_at > self.last_seen_at):
+            self.last_seen_at = other.last_seen_at
+        self.pushed = self.pushed or other.pushed
+
+
+@dataclass
+class DeviceCounters:
+    """Add up device counters (points accepted, records rejected, last seen) in memory between writes.
+
+    A caller of ``ingest(..., defer_counters=True)`` adds each committed batch's results here
+    instead of updating the device rows in every batch, and writes the tallies with
+    ``write_device_counters`` every ``interval`` seconds and when it stops. The counters are
+    statistics only: they may lag the stored points by up to the interval and lose that much on a
+    crash (ADR 0007). Thread-safe.
+    """
+
+    interval: float = 5.0
+    _pending: dict[int, DeviceTally] = field(default_factory=dict)
+    _written_at: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, items: Sequence[IngestItem], results: Sequence[IngestResult], now: datetime | None = None) -> None:
+        """Count the outcome of one committed batch, seen at ``now`` (default: the current time)."""
+        now = now or utcnow()
+        with self._lock:
+            pending = self._pending
+            for item, result in zip(items, results, strict=True):
+                device = item.device
+                tally = pending.get(device.device_id)
+                if tally is None:
+                    tally = pending[device.device_id] = DeviceTally()
+                tally.accepted += result.accepted
+                tally.rejected += len(result.rejections)
+                tally.last_seen_at = now
+                # Devices that push (MQTT, HTTP) have no connection the platform watches; a message
+                # received is what shows them online. Pollers and the Sparkplug host report their
+                # links themselves.
+                tally.pushed = tally.pushed or device.protocol in PUSHING
+
+    def due(self) -> bool:
+        """Return True when tallies are waiting and the interval has passed since the last write."""
+        return bool(self._pending) and time.monotonic() - self._written_at >= self.interval
+
+    def take(self) -> dict[int, DeviceTally]:
+        """Remove and return the tallies waiting, by device id."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._written_at = time.monotonic()
+        return pending
+
+    def give_back(self, tallies: Mapping[int, DeviceTally]) -> None:
+        """Put back tallies whose write failed, so the next write carries them."""
+        with self._lock:
+            for device_id, old in tallies.items():
+                tally = self._pending.get(device_id)
+                if tally is None:
+                    self._pending[device_id] = old
+                else:
+                    tally.merge(old)
+
+
+def write_device_counters(session: Session, tallies: Mapping[int, DeviceTally]) -> None:
+    """Add tallies to their devices' counters in one statement; the caller commits.
+
+    The rows are updated in device-id order, so concurrent writers lock them in the same order and
+    cannot deadlock each other. ``last_seen_at`` never moves back (two workers' writes may arrive
+    out of order).
+    """
+    if not tallies:
+        return
     table = cast("Table", Device.__table__)
+    seen = bindparam("b_seen", type_=table.c.last_seen_at.type)
     counters = (
         update(table)
         .where(table.c.id == bindparam("b_id"))
         .values(
             points_accepted=table.c.points_accepted + bindparam("b_accepted"),
             records_rejected=table.c.records_rejected + bindparam("b_rejected"),
-            last_seen_at=bindparam("b_now"),
+            last_seen_at=case(
+                (table.c.last_seen_at.is_(None), seen), (table.c.last_seen_at < seen, seen), else_=table.c.last_seen_at
+            ),
             link_state=case((bindparam("b_push"), "online"), else_=table.c.link_state),
         )
     )
-    # One statement for every device of the batch, in id order: concurrent ingest workers then
-    # lock the rows in the same order and cannot deadlock each other.
     params = [
         {
             "b_id": device_id,
-            "b_accepted": accepted,
-            "b_rejected": rejected,
-            "b_now": now,
-            "b_push": device_id in pushing,
+            "b_accepted": tally.accepted,
+            "b_rejected": tally.rejected,
+            "b_seen": tally.last_seen_at,
+            "b_push": tally.pushed,
         }
-        for device_id, (accepted, rejected) in sorted(per_device.items())
+        for device_id, tally in sorted(tallies.items())
     ]
     with widened(session):
-        if params:
-            session.execute(counters, params)
-        session.add_all(letters)
-        session.flush()
+        session.execute(counters, params)
 
 
 def set_link_state(session: Session, device_id: int, state: str, reason: str | None = None) -> None:
