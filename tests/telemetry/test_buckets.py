@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hexmill.telemetry.buckets import Bucket, fold, pick_level, points_as_rows
+from hexmill.telemetry.blocks import ROLLUP, fold
+from hexmill.telemetry.buckets import Bucket, as_buckets, pick_level, points_as_frame
 from hexmill.telemetry.chunks import DAY_US, HOUR_US, MINUTE_US, Level
-from hexmill.telemetry.store import RollupRow, StoredPoint
+from hexmill.telemetry.store import StoredPoint
 
 BASE = 1_798_761_600_000_000  # 2027-01-01T00:00:00Z
 
@@ -69,44 +71,58 @@ def brute(pts: list[StoredPoint], width: int) -> list[Bucket]:
     return out
 
 
+NAN = float("nan")
+
+
+def frame(*rows: tuple[object, ...]) -> np.ndarray:
+    return np.array(list(rows), dtype=ROLLUP)
+
+
 @given(points, st.sampled_from([1_000_000, 10_000_000, MINUTE_US, 7 * MINUTE_US, HOUR_US, 5 * HOUR_US]))
 def test_folding_points_matches_brute_force(pts: list[StoredPoint], width: int) -> None:
     # Values are whole numbers, so sums are exact whatever order they are added in.
-    assert fold(points_as_rows(pts), width) == brute(pts, width)
+    assert as_buckets(fold(points_as_frame(pts), width)) == brute(pts, width)
 
 
 @given(points, st.sampled_from([1, 2, 5, 60, 90, 180, 1440]))
-def test_folding_minute_rows_equals_folding_points(pts: list[StoredPoint], minutes: int) -> None:
+def test_folding_minute_buckets_equals_folding_points(pts: list[StoredPoint], minutes: int) -> None:
     # What the store keeps per minute is a fold of the points into 1-minute buckets.
-    minute_rows = [
-        RollupRow(b.series, b.start_us, b.count, b.min, b.max, b.sum, b.first_ts, b.first, b.last_ts, b.last)
-        for b in fold(points_as_rows(pts), MINUTE_US)
-    ]
+    minute_rows = fold(points_as_frame(pts), MINUTE_US)
     width = minutes * MINUTE_US
-    assert fold(minute_rows, width) == fold(points_as_rows(pts), width)
+    assert fold(minute_rows, width).tolist() == fold(points_as_frame(pts), width).tolist()
 
 
 def test_rows_without_numbers_make_no_bucket() -> None:
-    empty = RollupRow(1, BASE, 0, None, None, None, None, None, None, None)
-    full = RollupRow(1, BASE + MINUTE_US, 2, 1.0, 3.0, 4.0, BASE + MINUTE_US, 1.0, BASE + MINUTE_US + 5, 3.0)
-    buckets = fold([empty, full], MINUTE_US)
+    empty = (1, BASE, 0, NAN, NAN, NAN, 0, NAN, 0, NAN)
+    full = (1, BASE + MINUTE_US, 2, 1.0, 3.0, 4.0, BASE + MINUTE_US, 1.0, BASE + MINUTE_US + 5, 3.0)
+    buckets = as_buckets(fold(frame(empty, full), MINUTE_US))
     assert [b.start_us for b in buckets] == [BASE + MINUTE_US]
-    assert fold([empty], HOUR_US) == []
+    assert fold(frame(empty), HOUR_US).size == 0
 
 
-def test_avg_is_sum_over_count_and_none_when_empty() -> None:
-    bucket = Bucket(1, BASE)
-    assert bucket.avg is None
-    bucket.add(RollupRow(1, BASE, 4, 1.0, 5.0, 10.0, BASE, 1.0, BASE + 3, 5.0))
+def test_avg_is_sum_over_count() -> None:
+    (bucket,) = as_buckets(fold(frame((1, BASE, 4, 1.0, 5.0, 10.0, BASE, 1.0, BASE + 3, 5.0)), MINUTE_US))
     assert bucket.avg == 2.5
 
 
+def test_folding_keeps_the_first_and_last_value_of_the_wider_bucket() -> None:
+    rows = frame(
+        (1, BASE + MINUTE_US, 2, 1.0, 9.0, 10.0, BASE + MINUTE_US + 7, 9.0, BASE + MINUTE_US + 9, 1.0),
+        (1, BASE, 1, 4.0, 4.0, 4.0, BASE + 3, 4.0, BASE + 3, 4.0),
+        (1, BASE + 2 * MINUTE_US, 1, -2.0, -2.0, -2.0, BASE + 2 * MINUTE_US, -2.0, BASE + 2 * MINUTE_US, -2.0),
+    )
+    (bucket,) = as_buckets(fold(rows, HOUR_US))
+    assert bucket == Bucket(1, BASE, 4, -2.0, 9.0, 12.0, BASE + 3, 4.0, BASE + 2 * MINUTE_US, -2.0)
+
+
 def test_fold_orders_by_series_then_time() -> None:
-    rows = [
-        RollupRow(s, BASE + k * MINUTE_US, 1, 1.0, 1.0, 1.0, BASE + k * MINUTE_US, 1.0, BASE + k * MINUTE_US, 1.0)
-        for s, k in [(2, 1), (1, 3), (2, 0), (1, 0)]
-    ]
-    assert [(b.series, b.start_us) for b in fold(rows, MINUTE_US)] == [
+    rows = frame(
+        *(
+            (s, BASE + k * MINUTE_US, 1, 1.0, 1.0, 1.0, BASE + k * MINUTE_US, 1.0, BASE + k * MINUTE_US, 1.0)
+            for s, k in [(2, 1), (1, 3), (2, 0), (1, 0)]
+        )
+    )
+    assert [(b.series, b.start_us) for b in as_buckets(fold(rows, MINUTE_US))] == [
         (1, BASE),
         (1, BASE + 3 * MINUTE_US),
         (2, BASE),

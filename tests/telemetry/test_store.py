@@ -17,19 +17,20 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hexmill.telemetry.buckets import fold, pick_level, points_as_rows
+from hexmill.telemetry.blocks import fold
+from hexmill.telemetry.buckets import pick_level, points_as_frame
 from hexmill.telemetry.chunks import DAY_US, HOUR_US, MINUTE_US, Level, chunk_of
 from hexmill.telemetry.pg_store import PostgresStore, conninfo
 from hexmill.telemetry.points import Quality, quality_code, to_micros
 from hexmill.telemetry.sqlite_store import SqliteStore
-from hexmill.telemetry.store import PointRow, RollupRow, StoredPoint, TelemetryStore
+from hexmill.telemetry.store import PointRow, RollupFrame, StoredPoint, TelemetryStore
 from tests.conftest import PG_ENV, _pg_database
 
 BASE = to_micros(datetime(2027, 1, 1, tzinfo=UTC))  # a midnight, a month's and a year's start at once
@@ -120,7 +121,7 @@ def test_duplicates_within_a_batch_keep_the_last_copy(store: TelemetryStore) -> 
     assert [(x.series, x.value) for x in everything(store, tenant, [a, b])] == [(a, 3.0), (b, 5.0)]
     assert [x.value for x in store.latest(tenant, [a])] == [3.0]
     store.refresh_rollups()
-    (minute,) = store.rollups(tenant, Level.MINUTE, [a], BASE, BASE + MINUTE_US)
+    (minute,) = rows(store.rollups(tenant, Level.MINUTE, [a], BASE, BASE + MINUTE_US))
     assert (minute.count, minute.sum, minute.first, minute.last) == (1, 3.0, 3.0, 3.0)
 
 
@@ -163,7 +164,7 @@ def test_reads_are_scoped_by_tenant(store: TelemetryStore) -> None:
     store.refresh_rollups()
     assert everything(store, other, [a]) == []
     assert store.latest(other, [a]) == []
-    assert store.rollups(other, Level.MINUTE, [a], BASE - DAY_US, BASE + DAY_US) == []
+    assert rows(store.rollups(other, Level.MINUTE, [a], BASE - DAY_US, BASE + DAY_US)) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,8 +208,7 @@ def brute_rollups(final: Final, width: int) -> dict[tuple[int, int], tuple[Any, 
         numbers = sorted((ts, v) for ts, v in members if v is not None)
         values = [v for _, v in numbers]
         if not numbers:
-            out[key] = (0, None, None, None, None, None, None, None)
-            continue
+            continue  # a bucket of text points only has nothing to aggregate and is not kept
         out[key] = (
             len(values),
             min(values),
@@ -222,10 +222,25 @@ def brute_rollups(final: Final, width: int) -> dict[tuple[int, int], tuple[Any, 
     return out
 
 
-def stored(rows: list[RollupRow]) -> dict[tuple[int, int], tuple[Any, ...]]:
-    return {
-        (r.series, r.bucket_us): (r.count, r.min, r.max, r.sum, r.first_ts, r.first, r.last_ts, r.last) for r in rows
-    }
+class Row(NamedTuple):
+    series: int
+    bucket_us: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, which nothing here calls
+    min: float
+    max: float
+    sum: float
+    first_ts: int
+    first: float
+    last_ts: int
+    last: float
+
+
+def rows(frame: RollupFrame) -> list[Row]:
+    return [Row(*r) for r in frame.tolist()]
+
+
+def stored(frame: RollupFrame) -> dict[tuple[int, int], tuple[Any, ...]]:
+    return {(row[0], row[1]): tuple(row[2:]) for row in frame.tolist()}
 
 
 def point_rows(series: list[int]) -> st.SearchStrategy[PointRow]:
@@ -279,7 +294,8 @@ def test_rollups_equal_brute_force_after_late_and_out_of_order_batches(
         width = minutes * MINUTE_US
         level = pick_level(width)
         a = lo - lo % width
-        assert fold(store.rollups(tenant, level, series, a, hi), width) == fold(points_as_rows(raw), width)
+        expected = fold(points_as_frame(raw), width).tolist()
+        assert fold(store.rollups(tenant, level, series, a, hi), width).tolist() == expected
 
 
 def test_rollups_of_a_known_minute(store: TelemetryStore) -> None:
@@ -288,10 +304,10 @@ def test_rollups_of_a_known_minute(store: TelemetryStore) -> None:
     store.write(tenant, [p(a, t + 30, 5.0), p(a, t + 10, -1.0), p(a, t + 20, None, "x"), p(a, t + 59_999_999, 2.0)])
     assert store.pending_rollups() >= 1
     store.refresh_rollups()
-    (row,) = store.rollups(tenant, Level.MINUTE, [a], t, t + MINUTE_US)
-    assert row == RollupRow(a, t, 3, -1.0, 5.0, 6.0, t + 10, -1.0, t + 59_999_999, 2.0)
-    (hour,) = store.rollups(tenant, Level.HOUR, [a], BASE, BASE + HOUR_US)
-    assert (hour.bucket_us, hour.count, hour.sum, hour.first, hour.last) == (BASE, 3, 6.0, -1.0, 2.0)
+    (row,) = store.rollups(tenant, Level.MINUTE, [a], t, t + MINUTE_US).tolist()
+    assert row == (a, t, 3, -1.0, 5.0, 6.0, t + 10, -1.0, t + 59_999_999, 2.0)
+    (hour,) = store.rollups(tenant, Level.HOUR, [a], BASE, BASE + HOUR_US).tolist()
+    assert (hour[1], hour[2], hour[5], hour[7], hour[9]) == (BASE, 3, 6.0, -1.0, 2.0)
 
 
 def test_rollups_follow_corrections_and_late_data(store: TelemetryStore) -> None:
@@ -300,11 +316,11 @@ def test_rollups_follow_corrections_and_late_data(store: TelemetryStore) -> None
     store.refresh_rollups()
     store.write(tenant, [p(a, BASE + 10_000_000, 100.0), p(a, BASE + 5_000_000, -3.0)])
     store.refresh_rollups()
-    first, second = store.rollups(tenant, Level.MINUTE, [a], BASE, BASE + HOUR_US)
+    first, second = rows(store.rollups(tenant, Level.MINUTE, [a], BASE, BASE + HOUR_US))
     assert (first.count, first.min, first.max, first.sum) == (7, -3.0, 100.0, 111.0)
     assert (first.first_ts, first.first) == (BASE, 0.0)
     assert (second.count, second.last) == (6, 11.0)
-    (hour,) = store.rollups(tenant, Level.HOUR, [a], BASE, BASE + HOUR_US)
+    (hour,) = rows(store.rollups(tenant, Level.HOUR, [a], BASE, BASE + HOUR_US))
     assert (hour.count, hour.max, hour.sum) == (13, 100.0, 111.0 + 51.0)
 
 
@@ -312,8 +328,8 @@ def test_rollups_cross_month_and_year_chunks(store: TelemetryStore) -> None:
     tenant, (a, _, _) = fresh()
     store.write(tenant, [p(a, BASE - 1, 1.0), p(a, BASE, 2.0)])
     store.refresh_rollups()
-    minutes = store.rollups(tenant, Level.MINUTE, [a], BASE - HOUR_US, BASE + HOUR_US)
-    hours = store.rollups(tenant, Level.HOUR, [a], BASE - HOUR_US, BASE + HOUR_US)
+    minutes = rows(store.rollups(tenant, Level.MINUTE, [a], BASE - HOUR_US, BASE + HOUR_US))
+    hours = rows(store.rollups(tenant, Level.HOUR, [a], BASE - HOUR_US, BASE + HOUR_US))
     assert [(r.bucket_us, r.sum) for r in minutes] == [(BASE - MINUTE_US, 1.0), (BASE, 2.0)]
     assert [(r.bucket_us, r.sum) for r in hours] == [(BASE - HOUR_US, 1.0), (BASE, 2.0)]
     assert [c.name for c in store.chunks(tenant, Level.MINUTE)] == [f"m1_{tenant}_202612", f"m1_{tenant}_202701"]
@@ -352,7 +368,7 @@ def test_a_killed_writer_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
     try:
         assert len(store.raw(1, [5], BASE, BASE + DAY_US)) == 300
         store.refresh_rollups()
-        assert [r.count for r in store.rollups(1, Level.MINUTE, [5], BASE, BASE + HOUR_US)] == [60] * 5
+        assert [r.count for r in rows(store.rollups(1, Level.MINUTE, [5], BASE, BASE + HOUR_US))] == [60] * 5
         assert store.integrity_check() == "ok"
     finally:
         store.close()
@@ -385,7 +401,7 @@ def test_retention_drops_whole_chunks_and_nothing_newer(store: TelemetryStore) -
     ]
     # Rollups outlive raw points, and a refresh pending for a dropped day does not recreate it.
     store.refresh_rollups()
-    minutes = store.rollups(tenant, Level.MINUTE, [a], BASE, BASE + 5 * DAY_US)
+    minutes = rows(store.rollups(tenant, Level.MINUTE, [a], BASE, BASE + 5 * DAY_US))
     assert len(minutes) == 13
     assert [m.sum for m in minutes if m.bucket_us < days[1]] == [1.0, 1.0, 1.0]
     assert [m.sum for m in minutes if m.bucket_us == days[2] - HOUR_US] == [3.0]
@@ -399,7 +415,8 @@ def test_retention_of_rollups_is_separate(store: TelemetryStore) -> None:
     assert store.drop_chunks(tenant, Level.MINUTE, BASE) == [f"m1_{tenant}_202611"]
     assert store.drop_chunks(tenant, Level.HOUR, BASE) == [f"h1_{tenant}_2026"]
     assert len(everything(store, tenant, [a])) == 2
-    assert [r.bucket_us for r in store.rollups(tenant, Level.HOUR, [a], BASE - 50 * DAY_US, BASE + DAY_US)] == [BASE]
+    hours = rows(store.rollups(tenant, Level.HOUR, [a], BASE - 50 * DAY_US, BASE + DAY_US))
+    assert [r.bucket_us for r in hours] == [BASE]
 
 
 def test_integrity_check_passes(store: TelemetryStore) -> None:

@@ -15,6 +15,7 @@ from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession, get_sessionmaker
 from hexmill.core.params import MAX_ID
 from hexmill.telemetry import service, stream
+from hexmill.telemetry.buckets import as_buckets
 from hexmill.telemetry.points import from_micros, unpack_quality
 from hexmill.telemetry.schemas import (
     BucketRead,
@@ -146,7 +147,7 @@ def get_buckets(
                 first=x.first,
                 last=x.last,
             )
-            for x in buckets
+            for x in as_buckets(buckets)
         ],
     )
 

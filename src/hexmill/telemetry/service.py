@@ -25,11 +25,12 @@ from hexmill.core.config import Settings
 from hexmill.core.context import Context
 from hexmill.core.errors import FieldError, InvalidInput
 from hexmill.core.i18n import N_
-from hexmill.telemetry.buckets import Bucket, fold, pick_level, points_as_rows
+from hexmill.telemetry.blocks import fold
+from hexmill.telemetry.buckets import pick_level, points_as_frame
 from hexmill.telemetry.chunks import Level
 from hexmill.telemetry.models import RetentionPolicy
 from hexmill.telemetry.points import from_micros, to_micros, unpack_quality
-from hexmill.telemetry.store import StoredPoint, TelemetryStore
+from hexmill.telemetry.store import RollupFrame, StoredPoint, TelemetryStore
 
 VIEW = "telemetry.view"
 MANAGE = "telemetry.manage"
@@ -147,8 +148,8 @@ def query_buckets(
     start: datetime,
     end: datetime,
     bucket: timedelta,
-) -> tuple[Level, list[Bucket]]:
-    """Return min/max/avg/count/first/last per bucket, reading the best stored level for the width."""
+) -> tuple[Level, RollupFrame]:
+    """Return min/max/sum/count/first/last per bucket as a frame, reading the best stored level for the width."""
     series = resolve_series(session, ctx, tag_ids)
     a, b = _check_range(start, end)
     width = int(bucket.total_seconds() * 1_000_000)
@@ -164,10 +165,10 @@ def query_buckets(
     if store.pending_rollups():
         store.refresh_rollups()
     if level is Level.RAW:
-        rows = points_as_rows(store.raw(tenant, ids, a, b, limit=MAX_RAW * 10))
+        frame = points_as_frame(store.raw(tenant, ids, a, b, limit=MAX_RAW * 10))
     else:
-        rows = store.rollups(tenant, level, ids, a, b)
-    return level, fold(rows, width)
+        frame = store.rollups(tenant, level, ids, a, b)
+    return level, fold(frame, width)
 
 
 def query_latest(session: Session, ctx: Context, store: TelemetryStore, *, tag_ids: Sequence[int]) -> list[StoredPoint]:
