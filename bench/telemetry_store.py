@@ -2,8 +2,9 @@
 
 One run measures, side by side on the same generated data (``--series`` series at 1 Hz):
 
-a. SqliteStore batched ingest: write alone, refresh alone, write+refresh per batch;
-   synchronous=FULL (the default) and NORMAL.
+a. SqliteStore batched ingest: write (rows, as ingest hands them over) alone, refresh alone,
+   write+refresh per batch; synchronous=FULL (the default) and NORMAL; and write_columns
+   (the same batches as NumPy columns, as a bulk Parquet/Arrow upload has them).
 b. The limit: plain executemany into a SQLite table of the same schema and key, and into a heap.
 c. DuckDB: the same idempotent write (staging + de-duplicated INSERT OR REPLACE on a keyed
    table) and a plain append into a table without key.
@@ -33,19 +34,20 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import psycopg
 import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hexmill.telemetry.buckets import fold
+from hexmill.telemetry.blocks import fold
 from hexmill.telemetry.chunks import DAY_US, HOUR_US, MINUTE_US, Level
 from hexmill.telemetry.pg_store import PostgresStore
 from hexmill.telemetry.sqlite_store import SqliteStore
@@ -84,7 +86,7 @@ def progress() -> Progress:
     )
 
 
-def timed_batches(label: str, batches: list[list[PointRow]], write: Callable[[list[PointRow]], Any]) -> float:
+def timed_batches(label: str, batches: Sequence[Any], write: Callable[[Any], Any]) -> float:
     """Feed every batch to ``write`` under a progress bar; return the seconds spent in ``write``."""
     spent = 0.0
     with progress() as bar:
@@ -169,6 +171,23 @@ def bench_sqlite_store(work: Path, batches: list[list[PointRow]], n: int, profil
                 for (f, line, name), v in top
             ]
         path.unlink()
+    # The columnar path: the same batches as NumPy columns, converted before the clock starts.
+    path = work / "store-columns.db"
+    store = SqliteStore(path)
+    columns = [
+        (
+            np.array([r[0] for r in b], dtype=np.int64),
+            np.array([r[1] for r in b], dtype=np.int64),
+            np.array([r[2] for r in b], dtype=np.float64),
+            np.array([r[4] for r in b], dtype=np.uint8),
+        )
+        for b in batches
+    ]
+    spent = timed_batches("SqliteStore.write_columns", columns, lambda c: store.write_columns(TENANT, *c))
+    store.close()
+    record("sqlite_store_columns", write_pts_s=n / spent, bytes_per_point=round(sqlite_checkpointed_size(path) / n, 1))
+    del columns
+    path.unlink()
     # Write and refresh per batch, as an ingest process that refreshes after every write would.
     path = work / "store-together.db"
     store = SqliteStore(path)
@@ -388,7 +407,7 @@ def query_path(store: TelemetryStore, level: Level, series: list[int], span: tup
     """Do what ``telemetry.service.query_buckets`` does once the tags are resolved."""
     if store.pending_rollups():
         store.refresh_rollups()
-    return len(fold(store.rollups(TENANT, level, series, *span), width))
+    return int(fold(store.rollups(TENANT, level, series, *span), width).size)
 
 
 def bench_queries(work: Path, repeats: int, duck: Any) -> None:

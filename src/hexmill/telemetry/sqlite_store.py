@@ -408,7 +408,7 @@ class SqliteStore(TelemetryStore):
         if not series or level is Level.RAW:
             return np.empty(0, dtype=ROLLUP)
         width = BLOCK_US if level is Level.MINUTE else DAY_BLOCK_US
-        parts: list[np.ndarray] = []
+        parts: list[bytes] = []
         with self._read() as cur:
             tables = self._sources(cur, tenant_id, level, start_us, end_us)
             for table in tables:
@@ -417,11 +417,11 @@ class SqliteStore(TelemetryStore):
                     "ORDER BY series, block",
                     (start_us - start_us % width, end_us),
                 )
-                parts.extend(np.frombuffer(data, dtype=ROLLUP) for (data,) in cur.fetchall())
-        if not parts:
-            return np.empty(0, dtype=ROLLUP)
-        frame = np.concatenate(parts)
-        frame = frame[(frame["bucket"] >= start_us) & (frame["bucket"] < end_us)]
+                parts.extend(data for (data,) in cur.fetchall())
+        # One buffer, one array: joining bytes is far cheaper than concatenating structured arrays.
+        frame = np.frombuffer(b"".join(parts), dtype=ROLLUP)
+        if start_us % width or end_us % width:
+            frame = frame[(frame["bucket"] >= start_us) & (frame["bucket"] < end_us)]
         if len(tables) > 1:
             frame = frame[np.lexsort((frame["bucket"], frame["series"]))]
         return frame
