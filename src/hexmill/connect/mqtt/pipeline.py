@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hexmill.connect.limits import DEVICE_RATE, IngestLimits, RateLimiter
 from hexmill.connect.mqtt.config import topic_client_id
-from hexmill.connect.payload import Rejection, parse_payload
+from hexmill.connect.payload import Rejection, parse_payload_points
 from hexmill.connect.registry.models import Device
 from hexmill.connect.registry.service import (
     DeviceCounters,
@@ -212,5 +212,5 @@ class TelemetryPipeline:
             rate = limits.device_messages_per_s if refused == DEVICE_RATE else limits.tenant_messages_per_s
             why = refused % {"rate": f"{rate:g}"}
             return IngestItem(identity, [], CHANNEL, [Rejection("$", why)], payload), Refusal.QUOTA
-        parsed = parse_payload(payload, now_us=now_us, max_points=limits.max_points_per_message)
-        return IngestItem(identity, parsed.readings, CHANNEL, parsed.rejections, payload), None
+        parsed = parse_payload_points(payload, now_us=now_us, max_points=limits.max_points_per_message)
+        return IngestItem(identity, (), CHANNEL, parsed.rejections, payload, parsed.points), None

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hexmill.assets import service as assets
-from hexmill.connect.payload import Rejection
+from hexmill.connect.payload import Point, Rejection
 from hexmill.connect.registry.filters import DEAD_LETTER_FILTERS, DEVICE_FILTERS
 from hexmill.connect.registry.models import PROTOCOLS, DeadLetter, Device, DeviceField
 from hexmill.core import audit
@@ -36,7 +36,7 @@ from hexmill.core.i18n import N_
 from hexmill.core.pagination import MAX_LIMIT, count_of
 from hexmill.core.security import hash_device_secret, same, verify_device_secret
 from hexmill.core.tenancy import widened
-from hexmill.telemetry.points import Reading, quality_code
+from hexmill.telemetry.points import Reading, Value, quality_code
 from hexmill.telemetry.store import PointRow, TelemetryStore
 
 if TYPE_CHECKING:
@@ -462,13 +462,18 @@ class FieldResolver:
 
 @dataclass(frozen=True, slots=True)
 class IngestItem:
-    """One message's worth of readings from one device, with what parsing already refused."""
+    """One message's worth of readings from one device, with what parsing already refused.
+
+    The values come as ``readings`` or, from the JSON payload parser, as plain ``points`` tuples
+    (which win when given): the MQTT hot path makes no object per value.
+    """
 
     device: DeviceIdentity
     readings: Sequence[Reading]
     channel: str
     rejections: Sequence[Rejection] = ()
     payload: bytes | str = b""
+    points: Sequence[Point] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,15 +484,13 @@ class IngestResult:
     rejections: list[Rejection]
 
 
-def _row(series: int, data_type: str, reading: Reading) -> PointRow:
-    value = reading.value
-    quality = quality_code(reading.quality, historical=reading.historical)
+def _row(series: int, data_type: str, ts_us: int, value: Value | None, quality: int) -> PointRow:
     if value is None:
-        return (series, reading.ts_us, None, None, quality)
+        return (series, ts_us, None, None, quality)
     if data_type in _NUMERIC:
         if isinstance(value, str):
             raise ValueError(f"text sent for the {data_type} tag")
-        return (series, reading.ts_us, float(value), None, quality)
+        return (series, ts_us, float(value), None, quality)
     text = value if isinstance(value, str) else str(value).lower()
     if "\x00" in text:
         raise ValueError("text contains a NUL character")
@@ -495,7 +498,51 @@ def _row(series: int, data_type: str, reading: Reading) -> PointRow:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("text is not valid Unicode (lone surrogate)") from None
-    return (series, reading.ts_us, None, text, quality)
+    return (series, ts_us, None, text, quality)
+
+
+def _points(item: IngestItem) -> Sequence[Point]:
+    if item.points is not None:
+        return item.points
+    return [(r.field, r.ts_us, r.value, quality_code(r.quality, historical=r.historical)) for r in item.readings]
+
+
+def _rows(
+    points: Sequence[Point],
+    fields: Mapping[str, tuple[int, str]],
+    rows: list[PointRow],
+    rejected: list[Rejection],
+    *,
+    unknown_stops: bool,
+) -> int | None:
+    """Append the store rows of ``points`` and the refusals; return how many were accepted.
+
+    With ``unknown_stops``, a field no tag maps to undoes the appends and returns None (the caller
+    then looks for new mappings or tags first); without, it is refused.
+    """
+    rows_start, rejected_start = len(rows), len(rejected)
+    append = rows.append
+    accepted = 0
+    for field_name, ts_us, value, quality in points:
+        target = fields.get(field_name)
+        if target is None:
+            if unknown_stops:
+                del rows[rows_start:], rejected[rejected_start:]
+                return None
+            rejected.append(Rejection(f"values.{field_name}", "no tag of the equipment has this name or mapping"))
+            continue
+        series, data_type = target
+        kind = type(value)
+        if (kind is float or kind is int or kind is bool) and data_type in _NUMERIC:
+            append((series, ts_us, float(value), None, quality))  # type: ignore[arg-type]  # checked just above
+        else:
+            try:
+                append(_row(series, data_type, ts_us, value, quality))
+            except ValueError as exc:
+                rejected.append(Rejection(f"values.{field_name}", str(exc)))
+                continue
+        accepted += 1
+    return accepted
 
 
 def _storable(text: str) -> str:
@@ -532,26 +579,14 @@ def ingest(
             rejected.append(Rejection("$", "the device is disabled or its credentials were revoked"))
             results.append(IngestResult(0, rejected))
             continue
-        accepted = 0
-        unknown = {r.field for r in item.readings if r.field not in fmap.fields}
-        if unknown:
+        points = _points(item)
+        accepted = _rows(points, fmap.fields, rows_by_tenant[fmap.tenant_id], rejected, unknown_stops=True)
+        if accepted is None:
+            unknown = {p[0] for p in points if p[0] not in fmap.fields}
             fmap = resolver.get(session, item.device.device_id, fresh=True)
             if fmap.auto_tags:
-                fmap = _create_tags(session, resolver, item.device, unknown=unknown, readings=item.readings)
-        rows = rows_by_tenant[fmap.tenant_id]
-        for reading in item.readings:
-            target = fmap.fields.get(reading.field)
-            if target is None:
-                rejected.append(
-                    Rejection(f"values.{reading.field}", "no tag of the equipment has this name or mapping")
-                )
-                continue
-            try:
-                rows.append(_row(target[0], target[1], reading))
-            except ValueError as exc:
-                rejected.append(Rejection(f"values.{reading.field}", str(exc)))
-                continue
-            accepted += 1
+                fmap = _create_tags(session, resolver, item.device, unknown=unknown, points=points)
+            accepted = _rows(points, fmap.fields, rows_by_tenant[fmap.tenant_id], rejected, unknown_stops=False) or 0
         results.append(IngestResult(accepted, rejected))
     for tenant_id, rows in rows_by_tenant.items():
         store.write(tenant_id, rows)
@@ -565,10 +600,10 @@ def _create_tags(
     device: DeviceIdentity,
     *,
     unknown: set[str],
-    readings: Sequence[Reading],
+    points: Sequence[Point],
 ) -> FieldMap:
     ctx = Context.system(device.tenant_id, name=f"device:{device.client_id}")
-    kinds = {r.field: r.value for r in readings if r.field in unknown}
+    kinds = {p[0]: p[2] for p in points if p[0] in unknown}
     with widened(session):
         for name, value in sorted(kinds.items()):
             data_type = (
