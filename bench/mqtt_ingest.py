@@ -37,7 +37,6 @@ import platform
 import pstats
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -68,7 +67,11 @@ from hexmill.core.migrate import upgrade
 from hexmill.core.security import hash_device_secret
 from hexmill.core.tenancy import ALL_TENANTS, set_scope
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+# The broker binary and loopback port helpers are the test suite's (tests/brokers.py); run as a script, the
+# repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.brokers import MOSQUITTO, free_port, wait_for_port
+
 FIELDS = ("temperature", "pressure", "speed")
 INGEST_USER = "hexmill-ingest"
 INGEST_PASSWORD = "bench-ingest-secret"  # noqa: S105 - a throwaway broker on loopback
@@ -91,21 +94,6 @@ poller.IngestWorker.run = run
 from hexmill.cli import main
 main()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 # ---------------------------------------------------------------------------------------------
