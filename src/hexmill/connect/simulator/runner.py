@@ -37,8 +37,9 @@ class SimulatorOptions:
 
     MQTT JSON runs when ``mqtt_devices`` (device id, which must be a machine id -> password) is not
     empty; Sparkplug B runs when both ``sparkplug_group`` and ``sparkplug_node`` are set (it logs in
-    with ``sparkplug_username``/``sparkplug_password`` when given). ``duration_s`` stops the run after
-    that long (tests); ``None`` runs until cancelled.
+    with ``sparkplug_username``/``sparkplug_password`` when given, and its devices are the machines
+    named in ``sparkplug_machines``, or every machine when that is ``None``). ``duration_s`` stops
+    the run after that long (tests); ``None`` runs until cancelled.
     """
 
     seed: int = 0
@@ -55,6 +56,7 @@ class SimulatorOptions:
     sparkplug_node: str | None = None
     sparkplug_username: str | None = None
     sparkplug_password: str | None = None
+    sparkplug_machines: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.step_ms <= 0:
@@ -65,6 +67,9 @@ class SimulatorOptions:
         unknown = sorted(set(self.mqtt_devices) - machine_ids)
         if unknown:
             raise ValueError(f"MQTT devices are not machines of the plant: {', '.join(unknown)}")
+        unknown = sorted(set(self.sparkplug_machines or ()) - machine_ids)
+        if unknown:
+            raise ValueError(f"Sparkplug devices are not machines of the plant: {', '.join(unknown)}")
 
 
 def build_exposures(options: SimulatorOptions) -> list[Exposure]:
@@ -83,11 +88,12 @@ def build_exposures(options: SimulatorOptions) -> list[Exposure]:
 
         exposures.append(MqttJsonPublisher(options.mqtt_devices, host=options.mqtt_host, port=options.mqtt_port))
     if options.sparkplug_group is not None and options.sparkplug_node is not None:
+        wanted = options.sparkplug_machines
         from hexmill.connect.simulator.sparkplug_publisher import SparkplugPublisher  # noqa: PLC0415 -- optional
 
         exposures.append(
             SparkplugPublisher(
-                options.layout,
+                [m for m in options.layout if wanted is None or m.machine_id in wanted],
                 group_id=options.sparkplug_group,
                 node_id=options.sparkplug_node,
                 host=options.mqtt_host,
