@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 import socket
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,11 +18,16 @@ from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif, Subscription
+from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIdNames, ObjectIds
 from asyncua.ua.status_codes import StatusCodes, get_name_and_doc
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hexmill.connect.opcua.mapping import BrowseNode, IdKind, Sample, parse_node_id
@@ -47,6 +53,7 @@ class ErrorKind(StrEnum):
     SECURITY = "security"
     LOGIN = "login"
     CERTIFICATE = "certificate"
+    UNTRUSTED = "untrusted"
     UNSUPPORTED = "unsupported"
     LINK_LOST = "link-lost"
     REFUSED = "refused"
@@ -98,6 +105,15 @@ _UNSUPPORTED_CODES = frozenset(
         StatusCodes.BadTooManyOperations,
     }
 )
+#: What is checked of a server certificate when the device has a trust list: validity period,
+#: application URI against the endpoint's, and a chain to a trusted certificate. Key usage is left
+#: out: servers in the field often lack the non-repudiation bit asyncua's check insists on.
+_SERVER_CHECKS = (
+    CertificateValidatorOptions.TIME_RANGE
+    | CertificateValidatorOptions.URI
+    | CertificateValidatorOptions.TRUSTED
+    | CertificateValidatorOptions.PEER_SERVER
+)
 _MODES = {
     "None": ua.MessageSecurityMode.None_,
     "Sign": ua.MessageSecurityMode.Sign,
@@ -142,6 +158,21 @@ def _redact_credentials_in_library_logs() -> None:
 def status_name(code: int) -> str:
     """Return the symbolic name of a StatusCode, e.g. ``BadUserAccessDenied``."""
     return get_name_and_doc(code)[0]
+
+
+def load_pem_certificates(text: str) -> list[x509.Certificate]:
+    """Parse one or more PEM certificates; raise ValueError when there is none or one is malformed."""
+    return x509.load_pem_x509_certificates(text.encode())
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """Return a certificate's SHA-256 fingerprint as colon-separated hex, as certificate viewers show it."""
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def _common_name(certificate: x509.Certificate) -> str:
+    names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else certificate.subject.rfc4514_string()
 
 
 def to_ua_node_id(text: str) -> ua.NodeId:
@@ -228,6 +259,8 @@ class OpcUaClient:
         self._subscription: Subscription | None = None
         self.lost = asyncio.Event()
         self.lost_reason: str | None = None
+        #: The server certificate the trust check refused on the last connect, and the check's status.
+        self._refused: tuple[x509.Certificate, int] | None = None
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -265,11 +298,19 @@ class OpcUaClient:
             client.set_user(config.username)
             client.set_password(config.password.get_secret_value())
         client.connection_lost_callback = self._connection_lost
+        self._refused = None
         try:
             if config.security_mode != "None":
                 await self._set_security(client)
+                if config.verifies_server:
+                    # Checked on CreateSession, before ActivateSession sends the user's password.
+                    client.certificate_validator = self._server_validator(await self._trust_store())
+                else:
+                    log.warning("OPC UA server %s: its certificate is not checked (no trust list)", config.endpoint)
             await asyncio.wait_for(client.connect(auto_reconnect=False), timeout=config.timeout_s * 2)
         except (UaError, OSError, TimeoutError) as exc:
+            if self._refused is not None:
+                raise self._untrusted(*self._refused) from exc
             raise self._error(exc) from exc
         self._client = client
         self.lost.clear()
@@ -300,6 +341,60 @@ class OpcUaClient:
                 kind=ErrorKind.CERTIFICATE,
                 reason=str(exc) or type(exc).__name__,
             ) from exc
+
+    async def _trust_store(self) -> TrustStore:
+        """Load the device's trusted server certificates (inline PEM and/or ``trust_dir``) into asyncua's store."""
+        config = self._config
+        folders: list[Path] = []
+        with tempfile.TemporaryDirectory(prefix="hexmill-opcua-trust-") as scratch:
+            try:
+                if config.trusted_server_certificates is not None:
+                    # asyncua's trust store reads folders: the inline certificates go through a scratch one.
+                    for index, cert in enumerate(load_pem_certificates(config.trusted_server_certificates)):
+                        (Path(scratch) / f"trusted-{index}.der").write_bytes(
+                            cert.public_bytes(serialization.Encoding.DER)
+                        )
+                    folders.append(Path(scratch))
+                if config.trust_dir is not None:
+                    if not config.trust_dir.is_dir():
+                        raise FileNotFoundError(f"trust_dir {config.trust_dir} is not a folder")
+                    folders.append(config.trust_dir)
+                store = TrustStore(folders, [])
+                await store.load_trust()
+            except (OSError, ValueError) as exc:
+                raise OpcUaError(
+                    N_("The trusted server certificates cannot be read: %(reason)s"),
+                    kind=ErrorKind.CERTIFICATE,
+                    reason=str(exc) or type(exc).__name__,
+                ) from exc
+        return store
+
+    def _server_validator(self, store: TrustStore) -> Callable[[x509.Certificate, ua.ApplicationDescription], Any]:
+        """Return asyncua's certificate check against ``store``, remembering what it refused."""
+        validator = CertificateValidator(_SERVER_CHECKS, store)
+
+        async def validate(certificate: x509.Certificate, server: ua.ApplicationDescription) -> None:
+            try:
+                await validator.validate(certificate, server)
+            except ServiceError as exc:
+                self._refused = (certificate, int(exc.code))
+                raise
+
+        return validate
+
+    def _untrusted(self, certificate: x509.Certificate, code: int) -> OpcUaError:
+        """Say which server certificate was refused and why, with what an integrator needs to check it."""
+        return OpcUaError(
+            N_(
+                "The OPC UA server at %(endpoint)s presented a certificate that is not trusted (%(status)s): "
+                "%(subject)s, SHA-256 fingerprint %(fingerprint)s"
+            ),
+            kind=ErrorKind.UNTRUSTED,
+            endpoint=self.endpoint,
+            status=status_name(code),
+            subject=_common_name(certificate),
+            fingerprint=fingerprint(certificate),
+        )
 
     async def _client_certificate(self, client: Client) -> tuple[Path, Path]:
         config = self._config

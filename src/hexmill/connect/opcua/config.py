@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from hexmill.connect.opcua import client
 from hexmill.connect.opcua.mapping import BrowseNode, NodeDescription, parse_node_id
@@ -82,6 +82,10 @@ class OpcUaConfig(BaseModel):
     certificate_dir: Path | None = None
     #: Must match the URI in the client certificate; servers check it.
     application_uri: Annotated[str, Field(min_length=1)] = "urn:hexmill:opcua:client"
+    #: The server certificate(s) to trust, PEM: the server's own or the CA that issued it (ADR 0009)...
+    trusted_server_certificates: Annotated[str, Field(min_length=1, max_length=200_000)] | None = None
+    #: ...and/or a folder of trusted certificates (``.der``/``.pem``), read at every connection.
+    trust_dir: Path | None = None
     mode: AcquisitionMode = AcquisitionMode.SUBSCRIPTION
     sampling_interval_ms: Annotated[float, Field(ge=0, le=3_600_000)] = 500.0
     publishing_interval_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 1000.0
@@ -109,6 +113,25 @@ class OpcUaConfig(BaseModel):
             raise ValueError("endpoint port must be a number from 1 to 65535") from None
         if parts.query or parts.fragment:
             raise ValueError("endpoint must not have a query or fragment")
+        return value
+
+    @field_validator("trusted_server_certificates", "trust_dir")
+    @classmethod
+    def _check_trust_needs_security(cls, value: object, info: ValidationInfo) -> object:
+        # Without a secure channel nothing proves the server holds the certificate's private key.
+        if value is not None and info.data.get("security_mode", SecurityMode.NONE) is SecurityMode.NONE:
+            raise ValueError(f"{info.field_name} needs security_mode Sign or SignAndEncrypt")
+        return value
+
+    @field_validator("trusted_server_certificates")
+    @classmethod
+    def _check_trusted(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            client.load_pem_certificates(value)
+        except ValueError as exc:
+            raise ValueError(f"not one or more PEM certificates ({exc})") from None
         return value
 
     @field_validator("password")
@@ -152,6 +175,11 @@ class OpcUaConfig(BaseModel):
     def secured(self) -> bool:
         """Return whether the channel is signed (and maybe encrypted)."""
         return self.security_mode is not SecurityMode.NONE
+
+    @property
+    def verifies_server(self) -> bool:
+        """Return whether the server's certificate is checked against a trust list."""
+        return self.trusted_server_certificates is not None or self.trust_dir is not None
 
     def descriptions(self) -> tuple[NodeDescription, ...]:
         """Return the frozen node → field descriptions the poller works from."""

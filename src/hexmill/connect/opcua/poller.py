@@ -102,7 +102,7 @@ class OpcUaPoller:
                     await self._acquire(connection)
             except OpcUaError as exc:
                 self._set_state(LinkState.UNAVAILABLE, str(exc))
-                if exc.kind in {ErrorKind.LOGIN, ErrorKind.SECURITY, ErrorKind.CERTIFICATE}:
+                if exc.kind in {ErrorKind.LOGIN, ErrorKind.SECURITY, ErrorKind.CERTIFICATE, ErrorKind.UNTRUSTED}:
                     # Retrying soon will not fix a configuration error: wait the longest pause.
                     attempt = _MAX_ATTEMPT
             delay = self._backoff.delay(attempt)
