@@ -222,3 +222,26 @@ def test_counters_whose_write_failed_are_kept_for_the_next(
     with transaction(session_factory) as s:
         registry.write_device_counters(s, counters.take())
     assert _counters(session_factory, m)[:2] == (7, 0)
+
+
+def test_a_device_sending_an_unmapped_field_is_reloaded_once_per_batch(
+    session_factory: sessionmaker[Session], store: TelemetryStore, machine_factory: Callable[..., Machine]
+) -> None:
+    m = machine_factory()
+    fresh_loads = []
+
+    class CountingResolver(FieldResolver):
+        def get(self, session: Session, device_id: int, *, fresh: bool = False) -> registry.FieldMap:
+            fresh_loads.append(fresh)
+            return super().get(session, device_id, fresh=fresh)
+
+    items = [
+        IngestItem(m.identity, [Reading("nope", NOW + n, 1.0), Reading("cycles", NOW + n, 1)], "mqtt")
+        for n in range(50)
+    ]
+    with transaction(session_factory) as s:
+        set_scope(s, ALL_TENANTS)
+        results = registry.ingest(s, store, CountingResolver(), items)
+    assert [r.accepted for r in results] == [1] * 50
+    assert all([r.location for r in result.rejections] == ["values.nope"] for result in results)
+    assert fresh_loads.count(True) == 1

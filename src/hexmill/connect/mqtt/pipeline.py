@@ -153,16 +153,22 @@ class TelemetryPipeline:
         outcomes: list[Outcome | None] = []
         items: list[IngestItem] = []
         slots: list[tuple[int, Refusal | None]] = []
+        # A batch carries many messages of few devices: look each topic's device up once.
+        devices: dict[str, tuple[str | None, DeviceIdentity | None]] = {}
         with self._factory() as session:
             for message in messages:
-                client_id = topic_client_id(message.topic)
+                known = devices.get(message.topic)
+                if known is None:
+                    client_id = topic_client_id(message.topic)
+                    found = None if client_id is None else self._directory.get(session, client_id)
+                    known = devices[message.topic] = (client_id, found)
+                client_id, identity = known
                 if client_id is None or (message.sender is not None and message.sender != client_id):
                     logger.warning(
                         "MQTT message on %s from %s refused: not its telemetry topic", message.topic, message.sender
                     )
                     outcomes.append(Outcome(refusal=Refusal.TOPIC))
                     continue
-                identity = self._directory.get(session, client_id)
                 if identity is None:
                     # No device, so no enterprise to file a dead letter under: log it only.
                     logger.warning("MQTT message from unknown device %s dropped", client_id)

@@ -572,8 +572,13 @@ def ingest(
     """
     rows_by_tenant: dict[int, list[PointRow]] = defaultdict(list)
     results: list[IngestResult] = []
+    # Many items of one batch come from one device: ask the resolver once per device and batch.
+    fmaps: dict[int, FieldMap] = {}
+    refreshed: set[int] = set()
     for item in items:
-        fmap = resolver.get(session, item.device.device_id)
+        device_id = item.device.device_id
+        fmap = fmaps.get(device_id) or resolver.get(session, device_id)
+        fmaps[device_id] = fmap
         rejected = list(item.rejections)
         if not fmap.enabled:
             rejected.append(Rejection("$", "the device is disabled or its credentials were revoked"))
@@ -583,9 +588,14 @@ def ingest(
         accepted = _rows(points, fmap.fields, rows_by_tenant[fmap.tenant_id], rejected, unknown_stops=True)
         if accepted is None:
             unknown = {p[0] for p in points if p[0] not in fmap.fields}
-            fmap = resolver.get(session, item.device.device_id, fresh=True)
+            # Reload once per batch: a device that keeps sending an unmapped field would otherwise
+            # cost a reload per message.
+            if device_id not in refreshed:
+                fmap = resolver.get(session, device_id, fresh=True)
+                refreshed.add(device_id)
             if fmap.auto_tags:
                 fmap = _create_tags(session, resolver, item.device, unknown=unknown, points=points)
+            fmaps[device_id] = fmap
             accepted = _rows(points, fmap.fields, rows_by_tenant[fmap.tenant_id], rejected, unknown_stops=False) or 0
         results.append(IngestResult(accepted, rejected))
     for tenant_id, rows in rows_by_tenant.items():
