@@ -95,11 +95,17 @@ def serve(
     import uvicorn
 
     from hexmill.app import create_app
+    from hexmill.telemetry.service import RollupRefresher, open_store
 
     if migrate:
         _migrate()
     out.print(f"hexmill serving on [bold]http://{host}:{port}[/bold]")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    web = create_app()
+    refresher = RollupRefresher(open_store(web.state.settings), web.state.settings.telemetry_refresh_s).start()
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        refresher.stop()
 
 
 @app.command()
@@ -140,25 +146,28 @@ def demo(  # every option is keyword-only: typer passes them by name
         return
     from hexmill.app import create_app
     from hexmill.core.db import make_sessionmaker
-    from hexmill.telemetry.service import open_store
+    from hexmill.telemetry.service import RollupRefresher, open_store
 
     app_ = create_app()
     out.print(
         f"hexmill demo on [bold]http://{host}:{port}[/bold] — simulator on OPC UA :{opcua_port}, "
         f"Modbus :{modbus_port}, MQTT :{mqtt_port}"
     )
+    store = open_store(app_.state.settings)
+    refresher = RollupRefresher(store, app_.state.settings.telemetry_refresh_s).start()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             run_all_in_one(
                 app_,
                 app_.state.settings,
                 make_sessionmaker(app_.state.engine),
-                open_store(app_.state.settings),
+                store,
                 host=host,
                 port=port,
                 ports=ports,
             )
         )
+    refresher.stop()
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from hexmill.telemetry import blocks
 from hexmill.telemetry.chunks import HOUR_US, MINUTE_US, Level
+from hexmill.telemetry.service import RollupRefresher
 from hexmill.telemetry.sqlite_store import COMPACT_AT, SqliteStore
 
 BASE = 1_798_761_600_000_000  # 2027-01-01T00:00:00Z
@@ -175,3 +177,20 @@ def test_rollup_of_points_matches_python(n: int) -> None:
         vs = [v for _, v in pts]
         expected.append((0, m, len(vs), min(vs), max(vs), sum(vs), pts[0][0], pts[0][1], pts[-1][0], pts[-1][1]))
     assert got == expected
+
+
+def test_the_background_refresher_brings_rollups_up_to_date(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    refresher = RollupRefresher(store, 0.05).start()
+    try:
+        store.write(1, [(4, BASE + i * 1_000_000, float(i), None, 0) for i in range(120)])
+        for _ in range(400):
+            if store.pending_rollups() == 0:
+                break
+            threading.Event().wait(0.05)
+        assert store.pending_rollups() == 0
+        assert [r[2] for r in store.rollups(1, Level.MINUTE, [4], BASE, BASE + HOUR_US).tolist()] == [60, 60]
+    finally:
+        refresher.stop()
+        store.close()
+    assert RollupRefresher(store, 0).start()._thread is None  # 0 s: off

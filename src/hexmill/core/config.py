@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     log_json: bool = True
     log_level: str = "INFO"
+    #: Seconds between background refreshes of telemetry rollups in ``hexmill serve`` (0: off).
+    telemetry_refresh_s: float = Field(default=10.0, ge=0)
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ MANAGE = "telemetry.manage"
 MAX_SERIES: Final = 200
 MAX_BUCKETS: Final = 100_000
 MAX_RAW: Final = 100_000
+
+log = logging.getLogger(__name__)
 
 _stores: dict[str, TelemetryStore] = {}
 _stores_lock = threading.Lock()
@@ -71,6 +74,42 @@ def close_stores() -> None:
         for store in _stores.values():
             store.close()
         _stores.clear()
+
+
+class RollupRefresher:
+    """Keeps a store's rollups current in the background, so queries rarely find work pending.
+
+    Queries still refresh what is pending before they read (``query_buckets``), so answers are
+    exact either way; this only moves the work off the request path. A failed refresh is logged
+    and retried at the next tick; what is dirty stays dirty until a refresh commits.
+    """
+
+    def __init__(self, store: TelemetryStore, interval_s: float) -> None:
+        self.store = store
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> RollupRefresher:
+        """Start refreshing every ``interval_s`` seconds (nothing when it is 0)."""
+        if self.interval_s > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="rollup-refresher", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the refresh under way, if any."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.store.refresh_rollups()
+            except Exception:
+                log.exception("telemetry rollup refresh failed; retrying in %.0f s", self.interval_s)
 
 
 # ---------------------------------------------------------------------------------------------

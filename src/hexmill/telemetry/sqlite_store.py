@@ -35,7 +35,6 @@ from hexmill.telemetry import blocks
 from hexmill.telemetry.blocks import BLOCK_US, DAY_BLOCK_US, ROLLUP
 from hexmill.telemetry.chunks import HOUR_US, MINUTE_US, Chunk, Level, chunk_of
 from hexmill.telemetry.store import (
-    REFRESH_BATCH,
     ChunkInfo,
     PointRow,
     RollupFrame,
@@ -48,6 +47,8 @@ from hexmill.telemetry.store import (
 FORMAT: Final = 2
 #: A series' hour is merged into one segment at its refresh once writes have left this many.
 COMPACT_AT: Final = 8
+#: Dirty series hours recomputed per transaction.
+REFRESH_HOURS: Final = 500
 #: The ``tlm_dirty`` level of an hour block whose rollups need recomputing.
 DIRTY: Final = "blk"
 
@@ -269,14 +270,18 @@ class SqliteStore(TelemetryStore):
 
     # -- rollups ------------------------------------------------------------------------------
 
-    def refresh_rollups(self, limit: int = REFRESH_BATCH) -> int:
-        """Recompute the minute and hour rollups of every dirty series hour; return hours done."""
+    def refresh_rollups(self, limit: int = REFRESH_HOURS) -> int:
+        """Recompute the minute and hour rollups of every dirty series hour; return hours done.
+
+        Each transaction takes at most ``limit`` dirty hours, so the writer lock is never held
+        for long and memory stays bounded (an hour of a 1 Hz series is 3,600 points).
+        """
         done = 0
         while True:
             with self._tx() as cur:
                 cur.execute(
                     "SELECT tenant_id, series, bucket FROM tlm_dirty WHERE level = ? "
-                    "ORDER BY tenant_id, series, bucket LIMIT ?",
+                    "ORDER BY tenant_id, bucket, series LIMIT ?",
                     (DIRTY, limit),
                 )
                 batch = [(int(t), int(s), int(b)) for t, s, b in cur.fetchall()]
@@ -293,30 +298,60 @@ class SqliteStore(TelemetryStore):
         return done
 
     def _recompute(self, cur: Any, batch: Sequence[tuple[int, int, int]]) -> None:
-        days: dict[tuple[int, int, int], dict[int, np.ndarray]] = defaultdict(dict)
+        """Recompute the rollups of dirty (tenant, series, hour) keys, all of a chunk's keys at once."""
+        by_day: dict[Chunk, list[tuple[int, int]]] = defaultdict(list)
         for tenant_id, series, hour in batch:
-            source = chunk_of(tenant_id, Level.RAW, hour)
-            if source.name in self._known:
-                points = self._hour_points(cur, tenant_id, source.name, series, hour)
-            else:
-                points = _empty_columns()
-            s, ts, values, _, _ = points
+            by_day[chunk_of(tenant_id, Level.RAW, hour)].append((series, hour))
+        hours: dict[tuple[int, int, int], list[np.ndarray]] = defaultdict(list)
+        for source, keys in by_day.items():
+            tenant_id = source.tenant_id
+            s, ts, values, _, _ = self._hours_points(cur, source, keys)
             minutes = blocks.rollup(s, ts, values, MINUTE_US)
-            self._put_block(cur, chunk_of(tenant_id, Level.MINUTE, hour), series, hour, minutes)
-            days[(tenant_id, series, hour - hour % DAY_BLOCK_US)][hour] = blocks.rollup(s, ts, values, HOUR_US)
-        for (tenant_id, series, day), hours in days.items():
+            hourly = blocks.rollup(s, ts, values, HOUR_US)
+            # Minute blocks: one per (series, hour) with numbers; none (deleted) for the others.
+            block = minutes["bucket"] - minutes["bucket"] % BLOCK_US
+            written = set()
+            target = chunk_of(tenant_id, Level.MINUTE, source.start_us)
+            if minutes.size:
+                self._ensure_chunks(cur, [target])
+                puts = []
+                for a, b in pairwise(blocks.runs(minutes["series"], block).tolist()):
+                    key = (int(minutes["series"][a]), int(block[a]))
+                    written.add(key)
+                    puts.append((*key, tenant_id, b - a, minutes[a:b].tobytes()))
+                cur.executemany(
+                    f"INSERT OR REPLACE INTO {target.name} (series, block, tenant_id, n, data) VALUES (?, ?, ?, ?, ?)",
+                    puts,
+                )
+            gone = [key for key in keys if key not in written]
+            if gone and target.name in self._known:
+                cur.executemany(f"DELETE FROM {target.name} WHERE series = ? AND block = ?", gone)
+            fresh = {(int(r["series"]), int(r["bucket"])): r for r in hourly}
+            for series, hour in keys:
+                entry = fresh.get((series, hour))
+                day = hour - hour % DAY_BLOCK_US
+                hours[(tenant_id, series, day)].append(
+                    np.array([entry], dtype=ROLLUP) if entry is not None else _no_bucket(series, hour)
+                )
+        self._put_hours(cur, hours)
+
+    def _put_hours(self, cur: Any, hours: dict[tuple[int, int, int], list[np.ndarray]]) -> None:
+        """Replace the recomputed hours' entries in the day blocks of the hour rollups."""
+        for (tenant_id, series, day), entries in hours.items():
             target = chunk_of(tenant_id, Level.HOUR, day)
+            replaced = np.concatenate(entries)
             kept = np.empty(0, dtype=ROLLUP)
             if target.name in self._known:
                 cur.execute(f"SELECT data FROM {target.name} WHERE series = ? AND block = ?", (series, day))
                 row = cur.fetchone()
                 if row is not None:
                     kept = np.frombuffer(row[0], dtype=ROLLUP)
-                    kept = kept[~np.isin(kept["bucket"], np.fromiter(hours, dtype=np.int64, count=len(hours)))]
-            merged = np.concatenate([kept, *hours.values()])
+                    kept = kept[~np.isin(kept["bucket"], replaced["bucket"])]
+            merged = np.concatenate([kept, replaced[replaced["count"] > 0]])
             self._put_block(cur, target, series, day, merged[np.argsort(merged["bucket"], kind="stable")])
 
     def _put_block(self, cur: Any, chunk: Chunk, series: int, block: int, frame: np.ndarray) -> None:
+        """Store one rollup block (or remove it when ``frame`` is empty)."""
         if frame.size:
             self._ensure_chunks(cur, [chunk])
             cur.execute(
@@ -326,33 +361,61 @@ class SqliteStore(TelemetryStore):
         elif chunk.name in self._known:
             cur.execute(f"DELETE FROM {chunk.name} WHERE series = ? AND block = ?", (series, block))
 
-    def _hour_points(self, cur: Any, tenant_id: int, table: str, series: int, hour: int) -> Columns:
-        """Return one series' merged points of one hour, merging its segments into one when many."""
+    def _hours_points(self, cur: Any, source: Chunk, keys: Sequence[tuple[int, int]]) -> Columns:
+        """Return the merged points of (series, hour) ``keys`` of one raw chunk, by series then time.
+
+        Where writes left ``COMPACT_AT`` segments or more in an hour, they are replaced by one.
+        """
+        if source.name not in self._known:
+            return _empty_columns()
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS tlm_touched (series INTEGER, bucket INTEGER)")
+        cur.execute("DELETE FROM tlm_touched")
+        cur.executemany("INSERT INTO tlm_touched (series, bucket) VALUES (?, ?)", keys)
         cur.execute(
-            f"SELECT series, seq, n, first_ts, data, text FROM {table} WHERE series = ? AND block = ?", (series, hour)
+            f"SELECT r.series, r.seq, r.n, r.first_ts, r.data, r.text, r.block FROM tlm_touched k "
+            f"JOIN {source.name} r ON r.series = k.series AND r.block = k.bucket ORDER BY r.series, r.block, r.first_ts"
         )
         segments = cur.fetchall()
-        points = _merge(segments)
-        if len(segments) >= COMPACT_AT:
-            _, ts, values, quality, texts = points
-            top = max(seg[1] for seg in segments)
-            cur.execute(f"DELETE FROM {table} WHERE series = ? AND block = ?", (series, hour))
-            cur.execute(
-                f"INSERT INTO {table} (series, block, seq, n, first_ts, last_ts, data, text, tenant_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    series,
-                    hour,
-                    top,
-                    int(ts.size),
-                    int(ts[0]),
-                    int(ts[-1]),
-                    blocks.encode_segment(ts, values, quality),
-                    blocks.encode_texts(texts) if texts is not None else None,
-                    tenant_id,
-                ),
-            )
+        points = _merge([seg[:6] for seg in segments])
+        counts: dict[tuple[int, int], int] = defaultdict(int)
+        top: dict[tuple[int, int], int] = {}
+        for seg in segments:
+            key = (seg[0], seg[6])
+            counts[key] += 1
+            top[key] = max(top.get(key, seg[1]), seg[1])
+        crowded = {key for key, count in counts.items() if count >= COMPACT_AT}
+        if crowded:
+            self._compact(cur, source, points, crowded, top)
         return points
+
+    def _compact(
+        self, cur: Any, source: Chunk, points: Columns, crowded: set[tuple[int, int]], top: dict[tuple[int, int], int]
+    ) -> None:
+        """Replace the segments of each crowded (series, hour) by one holding its merged points."""
+        s, ts, values, quality, texts = points
+        hour = ts - ts % BLOCK_US
+        merged = []
+        for a, b in pairwise(blocks.runs(s, hour).tolist()):
+            key = (int(s[a]), int(hour[a]))
+            if key in crowded:
+                part = ts[a:b]
+                merged.append(
+                    (
+                        *key,
+                        top[key],
+                        b - a,
+                        int(part[0]),
+                        int(part[-1]),
+                        blocks.encode_segment(part, values[a:b], quality[a:b]),
+                        blocks.encode_texts(texts[a:b]) if texts is not None else None,
+                    )
+                )
+        cur.executemany(f"DELETE FROM {source.name} WHERE series = ? AND block = ?", sorted(crowded))
+        cur.executemany(
+            f"INSERT INTO {source.name} (series, block, seq, n, first_ts, last_ts, data, text, tenant_id) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {source.tenant_id})",
+            merged,
+        )
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -361,7 +424,7 @@ class SqliteStore(TelemetryStore):
         for table in self._sources(cur, tenant_id, Level.RAW, start_us, end_us):
             cur.execute(
                 f"SELECT series, seq, n, first_ts, data, text FROM {table} WHERE series IN ({ints(series)}) "
-                "AND block >= ? AND block < ? AND last_ts >= ? AND first_ts < ?",
+                "AND block >= ? AND block < ? AND last_ts >= ? AND first_ts < ? ORDER BY series, block, first_ts",
                 (start_us - start_us % BLOCK_US, end_us, start_us, end_us),
             )
             found.extend(cur.fetchall())
@@ -496,6 +559,13 @@ class SqliteStore(TelemetryStore):
         self._writer.close()
 
 
+def _no_bucket(series: int, hour: int) -> np.ndarray:
+    """An hour-rollup entry saying "this hour has no numbers any more" (count 0, dropped on merge)."""
+    entry = np.zeros(1, dtype=ROLLUP)
+    entry["series"], entry["bucket"] = series, hour
+    return entry
+
+
 def _empty_columns() -> Columns:
     none = np.empty(0, dtype=np.int64)
     return none, none, np.empty(0, dtype=np.float64), np.empty(0, dtype=np.uint8), None
@@ -523,10 +593,16 @@ def _merge(segments: Sequence[tuple[Any, ...]]) -> Columns:
             texts.extend(blocks.decode_texts(text, n))
     s, seqs, ts = np.concatenate(s_parts), np.concatenate(q_parts), np.concatenate(t_parts)
     values, quality = np.concatenate(v_parts), np.concatenate(k_parts)
-    if len(segments) == 1:
-        return s, ts, values, quality, texts
+    if len(segments) == 1 or _strictly_ordered(s, ts):
+        return s, ts, values, quality, texts  # the usual case: segments that follow one another
     keep = blocks.last_per_key(s, ts, tiebreak=seqs)
     return s[keep], ts[keep], values[keep], quality[keep], [texts[i] for i in keep.tolist()] if texts else None
+
+
+def _strictly_ordered(series: np.ndarray, ts: np.ndarray) -> bool:
+    """Tell whether points are already by series then time with no timestamp twice."""
+    ds, dt = np.diff(series), np.diff(ts)
+    return bool(np.all((ds > 0) | ((ds == 0) & (dt > 0))))
 
 
 def _numbers(values: np.ndarray) -> list[float | None]:
