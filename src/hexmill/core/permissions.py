@@ -30,22 +30,36 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     Permission("devices.manage", N_("Provision devices, map their fields, rotate and revoke their secrets")),
     Permission("telemetry.view", N_("Read machine data: trends, latest values, exports")),
     Permission("telemetry.manage", N_("Set how long machine data is kept")),
+    Permission("factory.view", N_("See items, bills of materials, routings, work centres and partners")),
+    Permission("factory.edit", N_("Create and change items, bills of materials, routings, work centres and partners")),
+    Permission("inventory.view", N_("See stock, lots, stock moves and traceability")),
+    Permission("inventory.move", N_("Receive, issue, transfer, reserve and count stock")),
 )
 PERMISSION_CODES: Final[frozenset[str]] = frozenset(p.code for p in PERMISSIONS)
 
 PLATFORM_ADMIN: Final = "platform_admin"
 _READ_MACHINES: Final = ("devices.view", "telemetry.view")
+_READ_FACTORY: Final = ("factory.view", "inventory.view")
 
 # Built-in roles: name -> (description msgid, permissions). "platform_admin" is the user flag
 # ``is_platform_admin``, listed here so the console can show it beside the others.
 BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "tenant_admin": (N_("Everything within the enterprise"), PERMISSION_CODES),
-    "planner": (N_("Plans production; reads assets"), frozenset({"assets.view", "users.view", *_READ_MACHINES})),
-    "operator": (N_("Reports on the shop floor; reads assets"), frozenset({"assets.view", *_READ_MACHINES})),
-    "quality": (N_("Quality staff; reads assets"), frozenset({"assets.view", *_READ_MACHINES})),
+    "planner": (
+        N_("Plans production; reads assets"),
+        frozenset({"assets.view", "users.view", "factory.edit", *_READ_FACTORY, *_READ_MACHINES}),
+    ),
+    "operator": (
+        N_("Reports on the shop floor; reads assets"),
+        frozenset({"assets.view", "inventory.move", *_READ_FACTORY, *_READ_MACHINES}),
+    ),
+    "quality": (N_("Quality staff; reads assets"), frozenset({"assets.view", *_READ_FACTORY, *_READ_MACHINES})),
     "maintenance": (
         N_("Maintains equipment; edits assets"),
-        frozenset({"assets.view", "assets.edit", "devices.manage", *_READ_MACHINES}),
+        frozenset({"assets.view", "assets.edit", "devices.manage", "factory.view", *_READ_MACHINES}),
     ),
-    "viewer": (N_("Reads everything, changes nothing"), frozenset({"assets.view", "users.view", *_READ_MACHINES})),
+    "viewer": (
+        N_("Reads everything, changes nothing"),
+        frozenset({"assets.view", "users.view", *_READ_FACTORY, *_READ_MACHINES}),
+    ),
 }
