@@ -1,0 +1,1 @@
+"""Inventory ledger and traceability of the factory domain."""
