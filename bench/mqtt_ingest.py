@@ -77,20 +77,23 @@ INGEST_USER = "hexmill-ingest"
 INGEST_PASSWORD = "bench-ingest-secret"  # noqa: S105 - a throwaway broker on loopback
 console = Console()
 
-# The ingest process, with the worker loop of each consumer thread under cProfile (bench only).
+# The ingest process, with the worker loop of each consumer thread and its MQTT network thread
+# each under cProfile (bench only): ``<worker>.prof`` and ``<worker>.net.prof``.
 PROFILED_INGEST = """
 import cProfile, os, sys
-from hexmill.connect.mqtt import poller
-_run = poller.IngestWorker.run
-def run(self, stop):
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        _run(self, stop)
-    finally:
-        prof.disable()
-        prof.dump_stats(os.environ["BENCH_PROFILE"] + "." + self.config.client_id + ".prof")
-poller.IngestWorker.run = run
+from hexmill.connect.mqtt import client, poller
+def profiled(method, suffix):
+    def run(self, *args):
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            method(self, *args)
+        finally:
+            prof.disable()
+            prof.dump_stats(os.environ["BENCH_PROFILE"] + "." + self.config.client_id + suffix)
+    return run
+poller.IngestWorker.run = profiled(poller.IngestWorker.run, ".prof")
+client.IngestClient._run = profiled(client.IngestClient._run, ".net.prof")
 from hexmill.cli import main
 main()
 """
