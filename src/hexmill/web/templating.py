@@ -29,7 +29,12 @@ SIZE_LABELS = {"micro": N_("Micro"), "small": N_("Small"), "medium": N_("Medium"
 
 # Domain packages keep their page templates beside their views, under <package>/templates/;
 # templates name them with a prefix ("assets/tree.html"): prefix -> package folder.
-DOMAIN_TEMPLATE_DIRS = {"assets": "assets", "devices": "connect/registry", "telemetry": "telemetry"}
+DOMAIN_TEMPLATE_DIRS = {
+    "assets": "assets",
+    "devices": "connect/registry",
+    "telemetry": "telemetry",
+    "inventory": "factory/inventory",
+}
 
 
 @cache

@@ -39,11 +39,13 @@ def mount(app: FastAPI) -> None:
     app.include_router(admin.router)
     from hexmill.assets.views import router as asset_pages  # noqa: PLC0415 - pages load when mounted, not on import
     from hexmill.connect.registry.views import router as device_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.inventory.views import router as inventory_pages  # noqa: PLC0415 - as above
     from hexmill.telemetry.views import router as telemetry_pages  # noqa: PLC0415 - as above
 
     app.include_router(asset_pages)
     app.include_router(device_pages)
     app.include_router(telemetry_pages)
+    app.include_router(inventory_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

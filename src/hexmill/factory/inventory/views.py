@@ -1,0 +1,218 @@
+"""Console pages of the inventory ledger: stock on hand, moves (post, reverse), lots and their trace, counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from hexmill.core.deps import DbSession
+from hexmill.core.errors import HexmillError
+from hexmill.core.i18n import N_
+from hexmill.core.params import MAX_ID
+from hexmill.factory.inventory import service
+from hexmill.factory.inventory.filters import LOT_FILTERS, MOVE_FILTERS, STOCK_FILTERS
+from hexmill.factory.inventory.schemas import CycleCountCreate, MoveCreate
+from hexmill.web.auth import Console, ConsoleRoute, Form
+from hexmill.web.forms import FormErrors, FormInvalid, attempt, validate, values
+from hexmill.web.templating import flash, redirect, render
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PAGE = 50
+
+KIND_LABELS = {
+    "internal": N_("Warehouse location"),
+    "supplier": N_("Suppliers"),
+    "customer": N_("Customers"),
+    "production": N_("Production"),
+    "scrap": N_("Scrap"),
+    "adjustment": N_("Inventory adjustment"),
+}
+MOVE_FIELDS = (
+    "item_id",
+    "quantity",
+    "from_location_id",
+    "to_location_id",
+    "lot_id",
+    "reference_type",
+    "reference_id",
+    "reason",
+)
+COUNT_FIELDS = ("item_id", "location_id", "lot_id", "counted_quantity")
+
+
+def _offset(request: Request) -> int:
+    raw = request.query_params.get("offset", "0")
+    return min(int(raw), MAX_ID) if raw.isdigit() else 0
+
+
+@router.get("/inventory")
+def stock_page(request: Request, db: DbSession, page: Console) -> Response:
+    """Show stock on hand per item, location and lot, with reserved and available quantities."""
+    return _stock(request, db, page)
+
+
+def _stock(request: Request, db: Session, page: Console) -> Response:
+    filters = STOCK_FILTERS.parse(request.query_params)
+    offset = _offset(request)
+    rows, total = service.stock_on_hand(db, page.ctx, filters=filters, offset=offset, limit=PAGE)
+    return render(
+        request,
+        "inventory/stock.html",
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=PAGE,
+        filters=filters,
+        choices=service.choices(db, page.ctx),
+    )
+
+
+@router.get("/inventory/moves")
+def moves_page(request: Request, db: DbSession, page: Console) -> Response:
+    """Show the ledger, newest first, and the form to post a move."""
+    return _moves(request, db, page, form={}, errors=None)
+
+
+def _moves(
+    request: Request, db: Session, page: Console, *, form: dict[str, Any], errors: FormErrors | None
+) -> Response:
+    filters = MOVE_FILTERS.parse(request.query_params)
+    offset = _offset(request)
+    rows, total = service.list_moves(db, page.ctx, filters=filters, offset=offset, limit=PAGE)
+    labels = service.describe(
+        db, page.ctx, item_ids={m.item_id for m in rows}, lot_ids={m.lot_id for m in rows if m.lot_id}
+    )
+    reversed_ids = {m.reversal_of for m in rows if m.reversal_of}
+    lots, _ = service.list_lots(db, page.ctx, limit=500)
+    return render(
+        request,
+        "inventory/moves.html",
+        status_code=422 if errors else 200,
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=PAGE,
+        labels=labels,
+        reversed_ids=reversed_ids,
+        choices=service.choices(db, page.ctx),
+        lots=[(lot.id, lot.number) for lot in lots],
+        form=form,
+        errors=errors or FormErrors(),
+        can_move=page.ctx.can(service.MOVE),
+    )
+
+
+@router.post("/inventory/moves")
+def post_move(request: Request, db: DbSession, page: Console, form: Form) -> Response:
+    """Post a move; invalid input or too little stock comes back inline, next to the field."""
+    data = values(form, MOVE_FIELDS)
+    try:
+        body = validate(MoveCreate, data)
+        move = attempt(db, lambda: service.post_move(db, page.ctx, **body.model_dump()))
+    except FormInvalid as exc:
+        return _moves(request, db, page, form=data, errors=exc.errors)
+    return flash(request, redirect("/inventory/moves"), N_("Stock move %(id)s posted."), id=move.id)
+
+
+@router.post("/inventory/moves/{move_id}/reverse")
+def reverse_move(request: Request, move_id: int, db: DbSession, page: Console, form: Form) -> Response:
+    """Reverse a move after confirmation."""
+    if form.get("confirm") != "yes":
+        return render(
+            request,
+            "confirm.html",
+            question=N_("Reverse stock move %(id)s?"),
+            params={"id": move_id},
+            action=f"/inventory/moves/{move_id}/reverse",
+            back="/inventory/moves",
+        )
+    try:
+        undo = service.reverse_move(db, page.ctx, min(max(move_id, 0), MAX_ID))
+        db.flush()
+    except HexmillError as exc:
+        db.rollback()
+        return flash(request, redirect("/inventory/moves"), exc.detail, "error", **exc.params)
+    return flash(request, redirect("/inventory/moves"), N_("Stock move %(id)s reversed."), id=undo.reversal_of)
+
+
+@router.get("/inventory/lots")
+def lots_page(request: Request, db: DbSession, page: Console) -> Response:
+    """List lots and serial numbers, each with a link to its trace."""
+    filters = LOT_FILTERS.parse(request.query_params)
+    offset = _offset(request)
+    rows, total = service.list_lots(db, page.ctx, filters=filters, offset=offset, limit=PAGE)
+    labels = service.describe(db, page.ctx, item_ids={lot.item_id for lot in rows})
+    return render(
+        request,
+        "inventory/lots.html",
+        rows=rows,
+        total=total,
+        offset=offset,
+        limit=PAGE,
+        labels=labels,
+        filters=filters,
+    )
+
+
+@router.get("/inventory/lots/{lot_id}")
+def trace_page(request: Request, lot_id: int, db: DbSession, page: Console) -> Response:
+    """Show a lot's genealogy both ways as trees: what it is made of, and what contains it (with shipments)."""
+    lot_id = min(max(lot_id, 0), MAX_ID)
+    down = service.trace_down(db, page.ctx, lot_id)
+    up = service.trace_up(db, page.ctx, lot_id)
+    lots = {**down.lots, **up.lots}
+    labels = service.describe(db, page.ctx, item_ids={lot.item_id for lot in lots.values()})
+    return render(
+        request,
+        "inventory/trace.html",
+        lot=down.root,
+        down=down.tree(),
+        up=up.tree(),
+        lots=lots,
+        labels=labels,
+        shipments=up.shipments,
+    )
+
+
+@router.get("/inventory/counts")
+def counts_page(request: Request, db: DbSession, page: Console) -> Response:
+    """Show the cycle-count form and the latest counts."""
+    return _counts(request, db, page, form={}, errors=None)
+
+
+def _counts(
+    request: Request, db: Session, page: Console, *, form: dict[str, Any], errors: FormErrors | None
+) -> Response:
+    rows, total = service.list_cycle_counts(db, page.ctx, offset=0, limit=PAGE)
+    labels = service.describe(
+        db, page.ctx, item_ids={c.item_id for c in rows}, lot_ids={c.lot_id for c in rows if c.lot_id}
+    )
+    lots, _ = service.list_lots(db, page.ctx, limit=500)
+    return render(
+        request,
+        "inventory/counts.html",
+        status_code=422 if errors else 200,
+        rows=rows,
+        total=total,
+        labels=labels,
+        choices=service.choices(db, page.ctx),
+        lots=[(lot.id, lot.number) for lot in lots],
+        form=form,
+        errors=errors or FormErrors(),
+        can_move=page.ctx.can(service.MOVE),
+    )
+
+
+@router.post("/inventory/counts")
+def post_count(request: Request, db: DbSession, page: Console, form: Form) -> Response:
+    """Record a count; the difference is posted to or from the inventory-adjustment location."""
+    data = values(form, COUNT_FIELDS)
+    try:
+        body = validate(CycleCountCreate, data)
+        count = attempt(db, lambda: service.post_cycle_count(db, page.ctx, **body.model_dump()))
+    except FormInvalid as exc:
+        return _counts(request, db, page, form=data, errors=exc.errors)
+    return flash(request, redirect("/inventory/counts"), N_("Count %(id)s recorded."), id=count.id)
