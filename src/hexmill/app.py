@@ -212,9 +212,18 @@ def _domain_routers() -> list[Any]:
     from hexmill.connect.opcua.api import router as opcua_router  # noqa: PLC0415 - as above
     from hexmill.connect.registry.api import router as devices_router  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.api import router as inventory_router  # noqa: PLC0415 - as above
+    from hexmill.factory.masterdata.api import router as masterdata_router  # noqa: PLC0415 - as above
     from hexmill.telemetry.api import router as telemetry_router  # noqa: PLC0415 - as above
 
-    return [assets_router, devices_router, opcua_router, ingest_router, telemetry_router, inventory_router]
+    return [
+        assets_router,
+        devices_router,
+        opcua_router,
+        ingest_router,
+        telemetry_router,
+        masterdata_router,
+        inventory_router,
+    ]
 
 
 def _mount_console(app: FastAPI) -> None:

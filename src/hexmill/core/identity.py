@@ -129,6 +129,19 @@ def get_tenant(session: Session, ctx: Context, tenant_id: int) -> Tenant:
     return tenant
 
 
+def get_partner_tenant(session: Session, ctx: Context, tenant_id: int) -> Tenant:
+    """Return another active enterprise the context's enterprise may name as a business partner.
+
+    Any member may name any active enterprise of the platform (a customer or supplier record says
+    nothing about the partner's data); a missing or inactive one, or the own one, is NotFound.
+    """
+    own = ctx.require_tenant()
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None or not tenant.is_active or tenant.id == own:
+        raise NotFound(N_("Enterprise %(id)s not found."), id=tenant_id)
+    return tenant
+
+
 def _check_park(session: Session, park_id: int | None) -> None:
     if park_id is not None and session.get(Park, park_id) is None:
         raise InvalidInput(

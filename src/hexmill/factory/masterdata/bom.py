@@ -34,6 +34,7 @@ class Line(Generic[K]):
     quantity: Decimal
     scrap: Decimal = Decimal(0)
     condition: Hashable | None = None
+    ref: Hashable | None = None
 
     def __post_init__(self) -> None:
         """Refuse quantities and scrap factors outside their ranges."""
@@ -74,6 +75,7 @@ class Need(Generic[K]):
     component: K
     quantity: Decimal
     path: tuple[K, ...] = field(default=())
+    ref: Hashable | None = None
 
 
 def choose_version(versions: Iterable[Version[K]], on: date) -> Version[K] | None:
@@ -121,7 +123,7 @@ def explode(
                 start = path.index(line.component)
                 raise CycleError([*path[start:], line.component])
             need = qty * line.gross
-            out.append(Need(level, parent, line.component, need, (*path, line.component)))
+            out.append(Need(level, parent, line.component, need, (*path, line.component), line.ref))
             walk(line.component, need, level + 1, (*path, line.component))
 
     walk(item, Decimal(quantity), 1, (item,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hexmill.core.filters import Filter, FilterSet
 from hexmill.core.i18n import N_
-from hexmill.factory.masterdata.models import Item, Party, Uom, UomConversion, WorkCentre
+from hexmill.factory.masterdata.models import Bom, Item, Operation, Party, Uom, UomConversion, WorkCentre
 
 UOM_FILTERS = FilterSet(
     (
@@ -47,5 +47,20 @@ WORK_CENTRE_FILTERS = FilterSet(
         Filter("code", WorkCentre.code, "startswith", label=N_("Code")),
         Filter("name", WorkCentre.name, "icontains", label=N_("Name")),
         Filter("active", WorkCentre.active, "eq", bool, label=N_("Active")),
+    )
+)
+
+BOM_FILTERS = FilterSet(
+    (
+        Filter("item_id", Bom.item_id, "eq", int, label=N_("Item")),
+        Filter("version", Bom.version, "eq", label=N_("Version")),
+        Filter("is_default", Bom.is_default, "eq", bool, label=N_("Default")),
+    )
+)
+
+OPERATION_FILTERS = FilterSet(
+    (
+        Filter("item_id", Operation.item_id, "eq", int, label=N_("Item")),
+        Filter("work_centre_id", Operation.work_centre_id, "eq", int, label=N_("Work centre")),
     )
 )

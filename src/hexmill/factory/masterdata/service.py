@@ -16,33 +16,44 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from hexmill.core import audit
+from hexmill.assets import service as assets_service
+from hexmill.core import audit, identity
 from hexmill.core.context import Context
 from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.filters import FilterSet
 from hexmill.core.i18n import N_
 from hexmill.core.pagination import count_of
+from hexmill.factory.masterdata import bom as bom_algo
+from hexmill.factory.masterdata import calendar as cal
+from hexmill.factory.masterdata.bom import find_cycle
 from hexmill.factory.masterdata.filters import (
+    BOM_FILTERS,
     CONVERSION_FILTERS,
     ITEM_FILTERS,
+    OPERATION_FILTERS,
+    PARTY_FILTERS,
     UOM_FILTERS,
+    WORK_CENTRE_FILTERS,
 )
 from hexmill.factory.masterdata.models import (
     Bom,
     BomLine,
+    Holiday,
     Item,
     ItemOptionGroup,
     ItemOptionValue,
     Operation,
     Party,
+    Shift,
     Uom,
     UomConversion,
     WorkCentre,
@@ -140,8 +151,9 @@ def _flush(session: Session, field: str, value: object) -> None:
         raise Conflict(N_("The value %(value)s of %(field)s is already taken."), field=field, value=value) from exc
 
 
-def _refuse_if_used(session: Session, condition: Any, message: str, field: str, name: str) -> None:
-    if session.scalar(select(exists().where(condition))):
+def _refuse_if_used(session: Session, condition: ColumnElement[bool], message: str, field: str, name: str) -> None:
+    """Raise Conflict if ``condition`` (an EXISTS clause) holds."""
+    if session.scalar(select(condition)):
         raise Conflict(message, field=field, name=name)
 
 
@@ -604,3 +616,603 @@ def item_options(session: Session, ctx: Context, item_id: int) -> list[ItemOptio
             .order_by(ItemOptionGroup.code)
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Parties
+# ---------------------------------------------------------------------------------------------
+
+
+def list_parties(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Party], int]:
+    """Return one page of the enterprise's customers and suppliers, and their total."""
+    stmt = select(Party).order_by(Party.code, Party.id)
+    return _page(session, ctx, stmt, PARTY_FILTERS, filters=filters, offset=offset, limit=limit)
+
+
+def get_party(session: Session, ctx: Context, party_id: int) -> Party:
+    """Return one party of the enterprise, or raise NotFound."""
+    ctx.require(VIEW)
+    return _lookup(session, Party, party_id, N_("Party %(id)s not found."))
+
+
+def _check_party(session: Session, ctx: Context, fields: Mapping[str, Any], current: Party | None) -> None:
+    customer = fields.get("is_customer", current.is_customer if current else False)
+    supplier = fields.get("is_supplier", current.is_supplier if current else False)
+    if not (customer or supplier):
+        raise _invalid(N_("A party is a customer, a supplier or both."), "is_customer")
+    partner = fields.get("partner_tenant_id")
+    if partner is not None:
+        try:
+            identity.get_partner_tenant(session, ctx, partner)
+        except NotFound as exc:
+            raise _invalid(N_("Enterprise %(id)s is not on the platform."), "partner_tenant_id", id=partner) from exc
+
+
+def create_party(session: Session, ctx: Context, *, code: str, name: str, **fields: Any) -> Party:
+    """Create a customer and/or supplier."""
+    ctx.require(EDIT)
+    tenant_id = ctx.require_tenant()
+    _unique_code(session, Party, code, None)
+    _check_party(session, ctx, fields, None)
+    party = Party(tenant_id=tenant_id, code=code, name=name, **fields)
+    session.add(party)
+    _flush(session, "code", code)
+    _audit(session, ctx, "create", "party", obj_id=party.id, detail={"code": code})
+    return party
+
+
+def update_party(session: Session, ctx: Context, party_id: int, *, clear_partner: bool = False, **fields: Any) -> Party:
+    """Change a party; ``clear_partner`` unlinks it from the platform enterprise it named."""
+    ctx.require(EDIT)
+    party = get_party(session, ctx, party_id)
+    fields = _clean(fields)
+    if "code" in fields:
+        _unique_code(session, Party, fields["code"], party.id)
+    _check_party(session, ctx, fields, party)
+    _apply(party, fields)
+    if clear_partner:
+        party.partner_tenant_id = None
+    _flush(session, "code", fields.get("code"))
+    _audit(session, ctx, "update", "party", obj_id=party.id, detail=fields)
+    return party
+
+
+def delete_party(session: Session, ctx: Context, party_id: int) -> None:
+    """Delete a party."""
+    ctx.require(EDIT)
+    party = get_party(session, ctx, party_id)
+    session.delete(party)
+    session.flush()
+    _audit(session, ctx, "delete", "party", obj_id=party_id, detail={"code": party.code})
+
+
+# ---------------------------------------------------------------------------------------------
+# Bills of materials
+# ---------------------------------------------------------------------------------------------
+
+
+def list_boms(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Bom], int]:
+    """Return one page of BOM versions (with their lines), and their total."""
+    stmt = (
+        select(Bom)
+        .options(selectinload(Bom.item), selectinload(Bom.lines).selectinload(BomLine.component))
+        .order_by(Bom.item_id, Bom.version, Bom.id)
+    )
+    return _page(session, ctx, stmt, BOM_FILTERS, filters=filters, offset=offset, limit=limit)
+
+
+def get_bom(session: Session, ctx: Context, bom_id: int) -> Bom:
+    """Return one BOM version with its lines, or raise NotFound."""
+    ctx.require(VIEW)
+    bom = session.scalar(
+        select(Bom)
+        .options(
+            selectinload(Bom.lines).selectinload(BomLine.component), selectinload(Bom.lines).selectinload(BomLine.uom)
+        )
+        .where(Bom.id == bom_id)
+    )
+    if bom is None:
+        raise NotFound(N_("BOM %(id)s not found."), id=bom_id)
+    return bom
+
+
+def _check_dates(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise _invalid(N_("The end date must be after the start date."), "effective_to")
+
+
+def _unset_other_defaults(session: Session, bom: Bom) -> None:
+    for other in session.scalars(select(Bom).where(Bom.item_id == bom.item_id, Bom.id != bom.id, Bom.is_default)):
+        other.is_default = False
+
+
+def create_bom(
+    session: Session,
+    ctx: Context,
+    *,
+    item_id: int,
+    version: str,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+    is_default: bool = False,
+    description: str = "",
+) -> Bom:
+    """Create an empty BOM version of an item; a default version takes the flag from the others."""
+    ctx.require(EDIT)
+    tenant_id = ctx.require_tenant()
+    item = _reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
+    _check_dates(effective_from, effective_to)
+    if session.scalar(select(Bom.id).where(Bom.item_id == item.id, Bom.version == version)) is not None:
+        raise Conflict(N_("Version %(version)s of this BOM already exists."), field="version", version=version)
+    bom = Bom(
+        tenant_id=tenant_id,
+        item_id=item.id,
+        version=version,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        is_default=is_default,
+        description=description,
+    )
+    session.add(bom)
+    _flush(session, "version", version)
+    if is_default:
+        _unset_other_defaults(session, bom)
+    _audit(session, ctx, "create", "bom", obj_id=bom.id, detail={"item": item.code, "version": version})
+    return bom
+
+
+def update_bom(session: Session, ctx: Context, bom_id: int, *, clear_dates: bool = False, **fields: Any) -> Bom:
+    """Change a BOM version's header; ``clear_dates`` makes it valid without limits."""
+    ctx.require(EDIT)
+    bom = get_bom(session, ctx, bom_id)
+    fields = _clean(fields)
+    if clear_dates:
+        fields.update(effective_from=None, effective_to=None)
+    _check_dates(fields.get("effective_from", bom.effective_from), fields.get("effective_to", bom.effective_to))
+    if "version" in fields:
+        clash = select(Bom.id).where(Bom.item_id == bom.item_id, Bom.version == fields["version"], Bom.id != bom.id)
+        if session.scalar(clash) is not None:
+            raise Conflict(
+                N_("Version %(version)s of this BOM already exists."), field="version", version=fields["version"]
+            )
+    _apply(bom, fields)
+    if fields.get("is_default"):
+        _unset_other_defaults(session, bom)
+    _flush(session, "version", fields.get("version"))
+    _audit(session, ctx, "update", "bom", obj_id=bom.id, detail=fields)
+    return bom
+
+
+def delete_bom(session: Session, ctx: Context, bom_id: int) -> None:
+    """Delete a BOM version with its lines."""
+    ctx.require(EDIT)
+    bom = get_bom(session, ctx, bom_id)
+    session.delete(bom)
+    session.flush()
+    _audit(session, ctx, "delete", "bom", obj_id=bom_id, detail={"version": bom.version})
+
+
+def _structure(session: Session) -> dict[int, set[int]]:
+    """Return the enterprise's parent → components graph over every BOM version."""
+    edges: dict[int, set[int]] = {}
+    for parent, component in session.execute(select(Bom.item_id, BomLine.component_id).join(BomLine.bom)):
+        edges.setdefault(parent, set()).add(component)
+    return edges
+
+
+def _refuse_cycle(session: Session, parent_id: int, component_id: int) -> None:
+    """Raise InvalidInput naming the cycle (by item codes) that a new parent → component edge would close."""
+    edges = _structure(session)
+    edges.setdefault(parent_id, set()).add(component_id)
+    cycle = find_cycle({k: sorted(v) for k, v in edges.items()})
+    if cycle is None:
+        return
+    codes = {row.id: row.code for row in session.execute(select(Item.id, Item.code).where(Item.id.in_(cycle)))}
+    named = " → ".join(codes[i] for i in cycle)
+    raise _invalid(N_("This line would make a cycle: %(cycle)s."), "component_id", cycle=named)
+
+
+def _line_fields(session: Session, ctx: Context, bom: Bom, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a line's references and compute its quantity in the component's base unit."""
+    out = dict(fields)
+    component = _reference(session, Item, fields["component_id"], "component_id", N_("Item %(id)s does not exist."))
+    uom_id = fields.get("uom_id") or component.uom_id
+    out["uom_id"] = uom_id
+    scrap = fields.get("scrap_factor", Decimal(0))
+    if not Decimal(0) <= scrap < Decimal(1):
+        raise _invalid(N_("The scrap factor must be at least 0 and below 1."), "scrap_factor")
+    if fields["quantity"] <= 0:
+        raise _invalid(N_("The quantity must be greater than zero."), "quantity")
+    option_value_id = fields.get("option_value_id")
+    if option_value_id is not None:
+        value = _reference(
+            session, ItemOptionValue, option_value_id, "option_value_id", N_("Option value %(id)s does not exist.")
+        )
+        if value.group.item_id != bom.item_id:
+            raise _invalid(N_("The option must be one of the parent item's options."), "option_value_id")
+    out["base_quantity"] = convert_quantity(
+        session, ctx, item_id=component.id, quantity=fields["quantity"], from_uom_id=uom_id, to_uom_id=component.uom_id
+    )
+    _refuse_cycle(session, bom.item_id, component.id)
+    return out
+
+
+def add_bom_line(
+    session: Session,
+    ctx: Context,
+    bom_id: int,
+    *,
+    component_id: int,
+    quantity: Decimal,
+    uom_id: int | None = None,
+    scrap_factor: Decimal = Decimal(0),
+    option_value_id: int | None = None,
+    position: int | None = None,
+) -> BomLine:
+    """Add a component to a BOM version; refused if it closes a cycle at any level."""
+    ctx.require(EDIT)
+    bom = get_bom(session, ctx, bom_id)
+    fields = _line_fields(
+        session,
+        ctx,
+        bom,
+        {
+            "component_id": component_id,
+            "quantity": quantity,
+            "uom_id": uom_id,
+            "scrap_factor": scrap_factor,
+            "option_value_id": option_value_id,
+        },
+    )
+    if position is None:
+        position = max((line.position for line in bom.lines), default=0) + 10
+    line = BomLine(tenant_id=bom.tenant_id, bom_id=bom.id, position=position, **fields)
+    session.add(line)
+    session.flush()
+    _audit(session, ctx, "add_line", "bom", obj_id=bom.id, detail={"component_id": component_id, "quantity": quantity})
+    return line
+
+
+def get_bom_line(session: Session, ctx: Context, bom_id: int, line_id: int) -> BomLine:
+    """Return one line of a BOM version, or raise NotFound."""
+    ctx.require(VIEW)
+    line = session.scalar(select(BomLine).where(BomLine.id == line_id, BomLine.bom_id == bom_id))
+    if line is None:
+        raise NotFound(N_("BOM line %(id)s not found."), id=line_id)
+    return line
+
+
+def update_bom_line(session: Session, ctx: Context, bom_id: int, line_id: int, **fields: Any) -> BomLine:
+    """Change a BOM line; its base quantity is computed again, and cycles are refused."""
+    ctx.require(EDIT)
+    bom = get_bom(session, ctx, bom_id)
+    line = get_bom_line(session, ctx, bom_id, line_id)
+    clear_option = fields.pop("clear_option", False)
+    fields = _clean(fields)
+    merged = {
+        "component_id": fields.get("component_id", line.component_id),
+        "quantity": fields.get("quantity", line.quantity),
+        "uom_id": fields.get("uom_id", line.uom_id if "component_id" not in fields else None),
+        "scrap_factor": fields.get("scrap_factor", line.scrap_factor),
+        "option_value_id": None if clear_option else fields.get("option_value_id", line.option_value_id),
+    }
+    # The line's own edge must not count while checking the new one for cycles.
+    old_component = line.component_id
+    line.component_id = merged["component_id"]
+    session.flush()
+    try:
+        checked = _line_fields(session, ctx, bom, merged)
+    except InvalidInput:
+        line.component_id = old_component
+        session.flush()
+        raise
+    _apply(line, checked)
+    if "position" in fields:
+        line.position = fields["position"]
+    session.flush()
+    _audit(session, ctx, "update_line", "bom", obj_id=bom.id, detail={"line_id": line_id, **fields})
+    return line
+
+
+def delete_bom_line(session: Session, ctx: Context, bom_id: int, line_id: int) -> None:
+    """Remove a line from a BOM version."""
+    ctx.require(EDIT)
+    line = get_bom_line(session, ctx, bom_id, line_id)
+    session.delete(line)
+    session.flush()
+    _audit(session, ctx, "delete_line", "bom", obj_id=bom_id, detail={"line_id": line_id})
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    """One row of an item's exploded BOM, for the API and the console tree."""
+
+    level: int
+    parent: Item
+    component: Item
+    quantity: Decimal
+    line_id: int | None
+
+
+def bom_tree(
+    session: Session,
+    ctx: Context,
+    item_id: int,
+    *,
+    on: date,
+    quantity: Decimal = Decimal(1),
+    options: frozenset[int] = frozenset(),
+) -> list[TreeRow]:
+    """Return the multi-level explosion of an item on a date, in its components' base units."""
+    item = get_item(session, ctx, item_id)
+    boms = session.scalars(select(Bom).options(selectinload(Bom.lines)))
+    versions: dict[int, list[bom_algo.Version[int]]] = {}
+    for bom in boms:
+        lines = tuple(
+            bom_algo.Line(
+                line.component_id,
+                Decimal(line.base_quantity),
+                Decimal(line.scrap_factor),
+                line.option_value_id,
+                line.id,
+            )
+            for line in bom.lines
+        )
+        versions.setdefault(bom.item_id, []).append(
+            bom_algo.Version(lines, bom.effective_from, bom.effective_to, bom.is_default, bom.version)
+        )
+    needs = bom_algo.explode(versions, item.id, quantity, on=on, options=frozenset(options))
+    ids = {item.id} | {n.component for n in needs}
+    items = {i.id: i for i in session.scalars(select(Item).options(selectinload(Item.uom)).where(Item.id.in_(ids)))}
+    return [
+        TreeRow(n.level, items[n.parent], items[n.component], n.quantity, n.ref if isinstance(n.ref, int) else None)
+        for n in needs
+    ]
+
+
+def low_level_codes(session: Session, ctx: Context) -> dict[int, int]:
+    """Return the low-level code of every item that appears in a BOM (for MRP's level-by-level netting)."""
+    ctx.require(VIEW)
+    return bom_algo.low_level_codes({k: sorted(v) for k, v in _structure(session).items()})
+
+
+# ---------------------------------------------------------------------------------------------
+# Work centres and their calendars
+# ---------------------------------------------------------------------------------------------
+
+
+def list_work_centres(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[WorkCentre], int]:
+    """Return one page of the enterprise's work centres, and their total."""
+    stmt = (
+        select(WorkCentre)
+        .options(selectinload(WorkCentre.shifts), selectinload(WorkCentre.holidays))
+        .order_by(WorkCentre.code, WorkCentre.id)
+    )
+    return _page(session, ctx, stmt, WORK_CENTRE_FILTERS, filters=filters, offset=offset, limit=limit)
+
+
+def get_work_centre(session: Session, ctx: Context, work_centre_id: int) -> WorkCentre:
+    """Return one work centre with its calendar, or raise NotFound."""
+    ctx.require(VIEW)
+    wc = session.scalar(
+        select(WorkCentre)
+        .options(selectinload(WorkCentre.shifts), selectinload(WorkCentre.holidays))
+        .where(WorkCentre.id == work_centre_id)
+    )
+    if wc is None:
+        raise NotFound(N_("Work centre %(id)s not found."), id=work_centre_id)
+    return wc
+
+
+def check_timezone(name: str, field: str = "timezone") -> ZoneInfo:
+    """Return the IANA zone ``name``, or InvalidInput on ``field``."""
+    if name not in available_timezones() and name != "UTC":
+        raise _invalid(N_("%(zone)s is not an IANA time zone."), field, zone=name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _invalid(N_("%(zone)s is not an IANA time zone."), field, zone=name) from exc
+
+
+def _check_asset_links(session: Session, ctx: Context, fields: Mapping[str, Any]) -> None:
+    """Check the assets line and equipment a work centre names, through the assets service."""
+    line_id = fields.get("asset_line_id")
+    if line_id is not None:
+        try:
+            assets_service.get_line(session, ctx, line_id)
+        except NotFound as exc:
+            raise _invalid(N_("Line %(id)s does not exist."), "asset_line_id", id=line_id) from exc
+    equipment_id = fields.get("asset_equipment_id")
+    if equipment_id is not None:
+        try:
+            assets_service.get_equipment(session, ctx, equipment_id)
+        except NotFound as exc:
+            raise _invalid(N_("Equipment %(id)s does not exist."), "asset_equipment_id", id=equipment_id) from exc
+
+
+def create_work_centre(session: Session, ctx: Context, *, code: str, name: str, **fields: Any) -> WorkCentre:
+    """Create a work centre (its calendar starts empty: no shifts means no capacity)."""
+    ctx.require(EDIT)
+    tenant_id = ctx.require_tenant()
+    _unique_code(session, WorkCentre, code, None)
+    if "timezone" in fields:
+        check_timezone(fields["timezone"])
+    _check_asset_links(session, ctx, fields)
+    wc = WorkCentre(tenant_id=tenant_id, code=code, name=name, **fields)
+    session.add(wc)
+    _flush(session, "code", code)
+    _audit(session, ctx, "create", "work_centre", obj_id=wc.id, detail={"code": code})
+    return wc
+
+
+def update_work_centre(
+    session: Session, ctx: Context, work_centre_id: int, *, clear_links: bool = False, **fields: Any
+) -> WorkCentre:
+    """Change a work centre; ``clear_links`` unlinks it from assets."""
+    ctx.require(EDIT)
+    wc = get_work_centre(session, ctx, work_centre_id)
+    fields = _clean(fields)
+    if "code" in fields:
+        _unique_code(session, WorkCentre, fields["code"], wc.id)
+    if "timezone" in fields:
+        check_timezone(fields["timezone"])
+    _check_asset_links(session, ctx, fields)
+    if clear_links:
+        fields.update(asset_line_id=None, asset_equipment_id=None)
+    _apply(wc, fields)
+    _flush(session, "code", fields.get("code"))
+    _audit(session, ctx, "update", "work_centre", obj_id=wc.id, detail=fields)
+    return wc
+
+
+def delete_work_centre(session: Session, ctx: Context, work_centre_id: int) -> None:
+    """Delete a work centre that no routing operation uses."""
+    ctx.require(EDIT)
+    wc = get_work_centre(session, ctx, work_centre_id)
+    _refuse_if_used(
+        session,
+        select(Operation.id).where(Operation.work_centre_id == wc.id).exists(),
+        N_("Work centre %(name)s is used by routing operations."),
+        "work_centre_id",
+        wc.code,
+    )
+    session.delete(wc)
+    session.flush()
+    _audit(session, ctx, "delete", "work_centre", obj_id=work_centre_id, detail={"code": wc.code})
+
+
+def set_calendar(
+    session: Session,
+    ctx: Context,
+    work_centre_id: int,
+    *,
+    timezone: str,
+    shifts: Sequence[tuple[int, time, time, str]],
+    holidays: Sequence[tuple[date, str]],
+) -> WorkCentre:
+    """Replace a work centre's calendar: its time zone, weekly shifts (weekday, start, end, name) and holidays."""
+    ctx.require(EDIT)
+    wc = get_work_centre(session, ctx, work_centre_id)
+    check_timezone(timezone)
+    for index, (weekday, _start, _end, _name) in enumerate(shifts):
+        if not 0 <= weekday <= 6:
+            raise _invalid(N_("The weekday must be 0 (Monday) to 6 (Sunday)."), f"shifts.{index}.weekday")
+    days = [d for d, _ in holidays]
+    if len(set(days)) != len(days):
+        raise _invalid(N_("A holiday date is listed twice."), "holidays")
+    wc.timezone = timezone
+    wc.shifts.clear()
+    wc.holidays.clear()
+    session.flush()
+    for weekday, start, end, name in shifts:
+        wc.shifts.append(Shift(tenant_id=wc.tenant_id, weekday=weekday, start=start, end=end, name=name))
+    for day, name in holidays:
+        wc.holidays.append(Holiday(tenant_id=wc.tenant_id, day=day, name=name))
+    session.flush()
+    _audit(
+        session,
+        ctx,
+        "calendar",
+        "work_centre",
+        obj_id=wc.id,
+        detail={"timezone": timezone, "shifts": len(shifts), "holidays": len(holidays)},
+    )
+    return wc
+
+
+def work_centre_intervals(
+    session: Session, ctx: Context, work_centre_id: int, *, start: datetime, end: datetime
+) -> list[cal.Interval]:
+    """Return a work centre's working intervals between two aware instants (at most 366 days apart)."""
+    wc = get_work_centre(session, ctx, work_centre_id)
+    if start.tzinfo is None:
+        raise _invalid(N_("Give the time with its time zone."), "start")
+    if end.tzinfo is None:
+        raise _invalid(N_("Give the time with its time zone."), "end")
+    if end - start > timedelta(days=366):
+        raise _invalid(N_("The window may span at most 366 days."), "end")
+    shifts = [cal.WeeklyShift(s.weekday, s.start, s.end) for s in wc.shifts]
+    return cal.working_intervals(shifts, {h.day for h in wc.holidays}, wc.timezone, start, end)
+
+
+# ---------------------------------------------------------------------------------------------
+# Routings
+# ---------------------------------------------------------------------------------------------
+
+
+def list_operations(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Operation], int]:
+    """Return one page of routing operations (of one item with the ``item_id`` filter), and their total."""
+    stmt = (
+        select(Operation).options(selectinload(Operation.work_centre)).order_by(Operation.item_id, Operation.sequence)
+    )
+    return _page(session, ctx, stmt, OPERATION_FILTERS, filters=filters, offset=offset, limit=limit)
+
+
+def get_operation(session: Session, ctx: Context, operation_id: int) -> Operation:
+    """Return one routing operation, or raise NotFound."""
+    ctx.require(VIEW)
+    return _lookup(session, Operation, operation_id, N_("Operation %(id)s not found."))
+
+
+def _unique_sequence(session: Session, item_id: int, sequence: int, exclude: int | None) -> None:
+    stmt = select(Operation.id).where(Operation.item_id == item_id, Operation.sequence == sequence)
+    if exclude is not None:
+        stmt = stmt.where(Operation.id != exclude)
+    if session.scalar(stmt) is not None:
+        raise Conflict(N_("The routing already has an operation %(sequence)s."), field="sequence", sequence=sequence)
+
+
+def create_operation(
+    session: Session, ctx: Context, *, item_id: int, sequence: int, name: str, work_centre_id: int, **fields: Any
+) -> Operation:
+    """Add an operation to an item's routing."""
+    ctx.require(EDIT)
+    tenant_id = ctx.require_tenant()
+    _reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
+    _reference(session, WorkCentre, work_centre_id, "work_centre_id", N_("Work centre %(id)s does not exist."))
+    _unique_sequence(session, item_id, sequence, None)
+    op = Operation(
+        tenant_id=tenant_id, item_id=item_id, sequence=sequence, name=name, work_centre_id=work_centre_id, **fields
+    )
+    session.add(op)
+    _flush(session, "sequence", sequence)
+    _audit(session, ctx, "create", "operation", obj_id=op.id, detail={"item_id": item_id, "sequence": sequence})
+    return op
+
+
+def update_operation(
+    session: Session, ctx: Context, operation_id: int, *, clear_transfer_batch: bool = False, **fields: Any
+) -> Operation:
+    """Change a routing operation."""
+    ctx.require(EDIT)
+    op = get_operation(session, ctx, operation_id)
+    fields = _clean(fields)
+    if "work_centre_id" in fields:
+        _reference(
+            session, WorkCentre, fields["work_centre_id"], "work_centre_id", N_("Work centre %(id)s does not exist.")
+        )
+    if "sequence" in fields:
+        _unique_sequence(session, op.item_id, fields["sequence"], op.id)
+    _apply(op, fields)
+    if clear_transfer_batch:
+        op.transfer_batch = None
+    _flush(session, "sequence", fields.get("sequence"))
+    _audit(session, ctx, "update", "operation", obj_id=op.id, detail=fields)
+    return op
+
+
+def delete_operation(session: Session, ctx: Context, operation_id: int) -> None:
+    """Remove an operation from its routing."""
+    ctx.require(EDIT)
+    op = get_operation(session, ctx, operation_id)
+    session.delete(op)
+    session.flush()
+    _audit(session, ctx, "delete", "operation", obj_id=operation_id, detail={"sequence": op.sequence})
