@@ -240,7 +240,7 @@ def _fill_metric(draw: st.DrawFn, metric: Any) -> bool:
     metric.is_historical = draw(st.booleans())
     field, value = draw(st.sampled_from(_VALUE_FIELDS)), draw(_scalar)
     if field is not None and value is not None:
-        with contextlib.suppress(TypeError, ValueError):  # protobuf refused the combination: no value then
+        with contextlib.suppress(TypeError, ValueError, OverflowError):  # protobuf refused it: no value then
             setattr(metric, field, value)
     if draw(st.booleans()):
         metric.bytes_value = draw(st.binary(max_size=4))
