@@ -34,6 +34,7 @@ DOMAIN_TEMPLATE_DIRS = {
     "devices": "connect/registry",
     "telemetry": "telemetry",
     "inventory": "factory/inventory",
+    "factory": "factory/masterdata",
 }
 
 

@@ -40,12 +40,14 @@ def mount(app: FastAPI) -> None:
     from hexmill.assets.views import router as asset_pages  # noqa: PLC0415 - pages load when mounted, not on import
     from hexmill.connect.registry.views import router as device_pages  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.views import router as inventory_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.masterdata.views import router as factory_pages  # noqa: PLC0415 - as above
     from hexmill.telemetry.views import router as telemetry_pages  # noqa: PLC0415 - as above
 
     app.include_router(asset_pages)
     app.include_router(device_pages)
     app.include_router(telemetry_pages)
     app.include_router(inventory_pages)
+    app.include_router(factory_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
@@ -200,6 +202,10 @@ def _sections(page: PageState) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if ctx.tenant_id is not None and ctx.can("assets.view"):
         out.append({"href": "/assets", "title": N_("Assets"), "text": N_("Sites, areas, lines, equipment and tags.")})
+    if ctx.tenant_id is not None and ctx.can("factory.view"):
+        out.append(
+            {"href": "/factory", "title": N_("Factory"), "text": N_("Items, BOMs, routings, work centres, partners.")}
+        )
     if ctx.tenant_id is not None and ctx.can("devices.view"):
         out.append({"href": "/devices", "title": N_("Devices"), "text": N_("Data sources of machines.")})
     if ctx.tenant_id is not None and ctx.can("users.view"):

@@ -231,7 +231,7 @@ def test_bom_cycle_is_refused_and_named(client: TestClient, world: World) -> Non
     assert response.headers["content-type"].startswith(PROBLEM)
     body = response.json()
     assert body["field"] == "component_id"
-    assert "C → A → B → C" in body["detail"] or "A → B → C → A" in body["detail"] or "B → C → A → B" in body["detail"]
+    assert "C → A → B → C" in body["detail"]
     itself = client.post(
         f"{API}/boms/{bom_c}/lines", json={"component_id": world.ids["item_c"], "quantity": "1"}, headers=h
     )
@@ -383,7 +383,9 @@ def test_party_partner_must_be_an_enterprise_on_the_platform(
         ("work-centres", {"code": "W", "name": "W", "efficiency_pct": "0"}, "efficiency_pct"),
     ],
 )
-def test_invalid_input_names_the_field(client: TestClient, world: World, path: str, body: dict[str, Any], field: str) -> None:
+def test_invalid_input_names_the_field(
+    client: TestClient, world: World, path: str, body: dict[str, Any], field: str
+) -> None:
     response = client.post(f"{API}/{path}", json=body, headers=world.headers)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith(PROBLEM)

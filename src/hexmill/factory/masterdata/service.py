@@ -811,6 +811,10 @@ def _refuse_cycle(session: Session, parent_id: int, component_id: int) -> None:
     cycle = find_cycle({k: sorted(v) for k, v in edges.items()})
     if cycle is None:
         return
+    # Name it from the BOM being changed: "A → B → C → A" when the line is added to A.
+    if parent_id in cycle:
+        start = cycle.index(parent_id)
+        cycle = [*cycle[start:-1], *cycle[:start], parent_id]
     codes = {row.id: row.code for row in session.execute(select(Item.id, Item.code).where(Item.id.in_(cycle)))}
     named = " → ".join(codes[i] for i in cycle)
     raise _invalid(N_("This line would make a cycle: %(cycle)s."), "component_id", cycle=named)
