@@ -64,13 +64,22 @@ results: dict[str, Any] = {}
 # ---------------------------------------------------------------------------------------------
 
 
-def make_batches(points: int, series: int, batch: int) -> list[list[PointRow]]:
-    """Return ``points`` rows of ``series`` series at 1 Hz, time-major (as a gateway sends them)."""
+def make_batches(points: int, series: int, batch: int, data: str = "walk") -> list[list[PointRow]]:
+    """Return ``points`` rows of ``series`` series at 1 Hz, time-major (as a gateway sends them).
+
+    ``walk``: each series a random walk with sensor noise, rounded to 0.01 as a transmitter sends
+    it (seeded, so every run and engine gets the same values). ``sawtooth``: the regular ramp of
+    earlier runs, which compresses far better than real signals.
+    """
     ticks = points // series
+    if data == "sawtooth":
+        values = [[float((t * 7 + s) % 1000) / 10 for s in range(1, series + 1)] for t in range(ticks)]
+    else:
+        rng = np.random.default_rng(20261122)
+        walk = 20 + np.cumsum(rng.normal(0, 0.05, (ticks, series)), axis=0) + rng.normal(0, 0.02, (ticks, series))
+        values = np.round(walk, 2).tolist()
     rows: list[PointRow] = [
-        (s, T0 + t * 1_000_000, float((t * 7 + s) % 1000) / 10, None, 0)
-        for t in range(ticks)
-        for s in range(1, series + 1)
+        (s, T0 + t * 1_000_000, values[t][s - 1], None, 0) for t in range(ticks) for s in range(1, series + 1)
     ]
     return [rows[i : i + batch] for i in range(0, len(rows), batch)]
 
@@ -552,6 +561,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=2_000_000)
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--data", choices=["walk", "sawtooth"], default="walk", help="the values' shape")
     parser.add_argument("--influx-batch", type=int, default=10_000)
     parser.add_argument("--influx-writers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--pg-points", type=int, default=1_000_000, help="points for the PostgreSQL run")
@@ -569,7 +579,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hexmill-bench-", dir=args.workdir))
     work.chmod(0o755)  # the PostgreSQL cluster runs as the postgres user
     console.print(f"[dim]work directory {work}; load {os.getloadavg()}[/]")
-    batches = make_batches(args.points, args.series, args.batch)
+    batches = make_batches(args.points, args.series, args.batch, args.data)
     n = sum(len(b) for b in batches)
     results["points"] = n
     # The generated rows are the benchmark's input, not the store's state: keep the collector
