@@ -241,7 +241,12 @@ class PostgresStore(TelemetryStore):
                 "VALUES (:t, :s, :ts, :v, :x, :q) ON CONFLICT (series) DO UPDATE SET "
                 "ts = excluded.ts, value = excluded.value, text = excluded.text, quality = excluded.quality "
                 "WHERE excluded.ts >= tlm_latest.ts",
-                [{"t": tenant_id, "s": r[0], "ts": r[1], "v": r[2], "x": r[3], "q": r[4]} for r in latest.values()],
+                # In series order, so that two workers writing the same series lock their rows in the
+                # same order and cannot deadlock each other (rows in batch order did, on PostgreSQL).
+                [
+                    {"t": tenant_id, "s": s, "ts": r[1], "v": r[2], "x": r[3], "q": r[4]}
+                    for s, r in sorted(latest.items())
+                ],
             )
         return len(rows)
 
