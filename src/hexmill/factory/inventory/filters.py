@@ -6,7 +6,7 @@ from datetime import datetime
 
 from hexmill.core.filters import Filter, FilterSet
 from hexmill.core.i18n import N_
-from hexmill.factory.inventory.models import CycleCount, Location, Lot, Reservation, StockMove, Warehouse
+from hexmill.factory.inventory.models import CycleCount, Location, Lot, Reservation, StockBalance, StockMove, Warehouse
 
 WAREHOUSE_FILTERS = FilterSet(
     (
@@ -49,10 +49,10 @@ MOVE_FILTERS = FilterSet(
 
 STOCK_FILTERS = FilterSet(
     (
-        Filter("item_id", StockMove.item_id, "eq", int, label=N_("Item")),
-        Filter("location_id", Location.id, "eq", int, label=N_("Location")),
+        Filter("item_id", StockBalance.item_id, "eq", int, label=N_("Item")),
+        Filter("location_id", StockBalance.location_id, "eq", int, label=N_("Location")),
         Filter("warehouse_id", Location.warehouse_id, "eq", int, label=N_("Warehouse")),
-        Filter("lot_id", StockMove.lot_id, "eq", int, label=N_("Lot or serial number")),
+        Filter("lot_id", StockBalance.lot_id, "eq", int, label=N_("Lot or serial number")),
     )
 )
 

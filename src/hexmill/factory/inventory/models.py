@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hexmill.core.clock import utcnow
@@ -133,6 +133,27 @@ class StockMove(TenantOwned, Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     username: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class StockBalance(TenantOwned, Base):
+    """The running sum of the moves of one item/location/lot, kept beside the ledger for speed (ADR 0012).
+
+    Derived only: every move adds to two rows in the transaction that posts it, under the item's
+    lock, and ``service.rebuild_balances`` recomputes every row from the moves (``verify_balances``
+    lists any row that differs). Quantities are whole millionths of the base unit, so the running
+    sums are exact integers on SQLite as on PostgreSQL. ``lot_key`` is the lot id or 0, because a
+    unique constraint treats NULLs as distinct.
+    """
+
+    __tablename__ = "factory_stock_balances"
+    __table_args__ = (UniqueConstraint("tenant_id", "item_id", "location_id", "lot_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("factory_items.id", ondelete="RESTRICT"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("factory_locations.id", ondelete="RESTRICT"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("factory_lots.id", ondelete="RESTRICT"))
+    lot_key: Mapped[int] = mapped_column(default=0)
+    quantity_micro: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Reservation(TenantOwned, Base):

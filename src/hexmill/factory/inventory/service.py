@@ -24,13 +24,15 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
-    and_,
     case,
     cast,
+    delete,
     exists,
     func,
+    insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +62,7 @@ from hexmill.factory.inventory.models import (
     Lot,
     ProductionRecord,
     Reservation,
+    StockBalance,
     StockMove,
     Warehouse,
 )
@@ -84,7 +87,8 @@ def _micro(column: Any) -> ColumnElement[int]:
 
 
 def _from_micro(value: object) -> Decimal:
-    return (Decimal(int(value or 0)) / SCALE).quantize(Decimal("0.000001"))  # type: ignore[call-overload]
+    # scaleb is exact: n millionths are n * 10**-6 with six decimal places, as Numeric(18, 6) reads.
+    return Decimal(int(value or 0)).scaleb(-6)  # type: ignore[call-overload]
 
 
 def _page(
@@ -396,23 +400,62 @@ def delete_lot(session: Session, ctx: Context, lot_id: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _lot_key(lot_id: int | None) -> int:
+    return lot_id or 0
+
+
 def balance(session: Session, tenant_id: int, item_id: int, location_id: int, lot_id: int | None) -> Decimal:
     """Return the quantity of an item/lot at a location: what arrived there less what left."""
-    q = _micro(StockMove.quantity)
-    common = (StockMove.tenant_id == tenant_id, StockMove.item_id == item_id, _lot_is(StockMove.lot_id, lot_id))
-    into = select(func.coalesce(func.sum(q), 0)).where(*common, StockMove.to_location_id == location_id)
-    out = select(func.coalesce(func.sum(q), 0)).where(*common, StockMove.from_location_id == location_id)
-    return _from_micro(session.scalar(select(into.scalar_subquery() - out.scalar_subquery())))
+    stmt = select(StockBalance.quantity_micro).where(
+        StockBalance.tenant_id == tenant_id,
+        StockBalance.item_id == item_id,
+        StockBalance.location_id == location_id,
+        StockBalance.lot_key == _lot_key(lot_id),
+    )
+    return _from_micro(session.scalar(stmt))
 
 
 def _internal_on_hand(session: Session, tenant_id: int, item_id: int, lot_id: int | None) -> Decimal:
     """Return an item/lot's quantity across every internal location (a serial's is 0 or 1)."""
-    q = _micro(StockMove.quantity)
-    internal = select(Location.id).where(Location.tenant_id == tenant_id, Location.kind == "internal")
-    common = (StockMove.tenant_id == tenant_id, StockMove.item_id == item_id, _lot_is(StockMove.lot_id, lot_id))
-    into = select(func.coalesce(func.sum(q), 0)).where(*common, StockMove.to_location_id.in_(internal))
-    out = select(func.coalesce(func.sum(q), 0)).where(*common, StockMove.from_location_id.in_(internal))
-    return _from_micro(session.scalar(select(into.scalar_subquery() - out.scalar_subquery())))
+    stmt = (
+        select(func.coalesce(func.sum(StockBalance.quantity_micro), 0))
+        .join(Location, Location.id == StockBalance.location_id)
+        .where(
+            StockBalance.tenant_id == tenant_id,
+            StockBalance.item_id == item_id,
+            StockBalance.lot_key == _lot_key(lot_id),
+            Location.kind == "internal",
+        )
+    )
+    return _from_micro(session.scalar(stmt))
+
+
+def _add_to_balance(session: Session, tenant_id: int, move: StockMove, location_id: int, sign: int) -> None:
+    """Add a move's quantity (signed) to the running sum of its item/location/lot (the item is locked)."""
+    delta = sign * int((move.quantity * SCALE).to_integral_value())
+    key = (
+        StockBalance.tenant_id == tenant_id,
+        StockBalance.item_id == move.item_id,
+        StockBalance.location_id == location_id,
+        StockBalance.lot_key == _lot_key(move.lot_id),
+    )
+    done = session.execute(
+        update(StockBalance)
+        .where(*key)
+        .values(quantity_micro=StockBalance.quantity_micro + delta)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) == 0:
+        session.execute(
+            insert(StockBalance).values(
+                tenant_id=tenant_id,
+                item_id=move.item_id,
+                location_id=location_id,
+                lot_id=move.lot_id,
+                lot_key=_lot_key(move.lot_id),
+                quantity_micro=delta,
+            )
+        )
 
 
 def reserved(session: Session, tenant_id: int, item_id: int, location_id: int, lot_id: int | None) -> Decimal:
@@ -425,6 +468,67 @@ def reserved(session: Session, tenant_id: int, item_id: int, location_id: int, l
         Reservation.status == "open",
     )
     return _from_micro(session.scalar(stmt))
+
+
+def _sums_from_moves(tenant_id: int) -> Select[Any]:
+    """Return (item, location, lot, millionths) per item/location/lot, summed from the ledger itself."""
+    q = _micro(StockMove.quantity)
+    signed = func.sum(case((StockMove.to_location_id == Location.id, q), else_=-q))
+    columns: list[Any] = [StockMove.item_id, Location.id.label("location_id"), StockMove.lot_id, signed.label("micro")]
+    return (
+        select(*columns)
+        .join(Location, or_(Location.id == StockMove.to_location_id, Location.id == StockMove.from_location_id))
+        .where(StockMove.tenant_id == tenant_id, Location.tenant_id == tenant_id)
+        .group_by(StockMove.item_id, Location.id, StockMove.lot_id)
+    )
+
+
+def rebuild_balances(session: Session, ctx: Context) -> int:
+    """Recompute every running sum of the enterprise from its moves; return how many rows were written.
+
+    Run after a bulk load of moves, or if ``verify_balances`` ever reports a difference.
+    """
+    ctx.require(MOVE)
+    tenant_id = ctx.require_tenant()
+    rows = session.execute(_sums_from_moves(tenant_id)).all()
+    session.execute(
+        delete(StockBalance).where(StockBalance.tenant_id == tenant_id).execution_options(synchronize_session=False)
+    )
+    values = [
+        {
+            "tenant_id": tenant_id,
+            "item_id": r.item_id,
+            "location_id": r.location_id,
+            "lot_id": r.lot_id,
+            "lot_key": _lot_key(r.lot_id),
+            "quantity_micro": int(r.micro),
+        }
+        for r in rows
+    ]
+    for start in range(0, len(values), 5_000):
+        session.execute(insert(StockBalance), values[start : start + 5_000])
+    audit.record(session, ctx, "inventory.balances.rebuild", object_type="stock_balance", detail={"rows": len(values)})
+    return len(values)
+
+
+def verify_balances(session: Session, ctx: Context) -> list[tuple[int, int, int | None, Decimal, Decimal]]:
+    """Return (item, location, lot, kept, from moves) for every running sum that differs from the ledger."""
+    ctx.require(VIEW)
+    tenant_id = ctx.require_tenant()
+    truth = {(r.item_id, r.location_id, r.lot_id): int(r.micro) for r in session.execute(_sums_from_moves(tenant_id))}
+    kept = {
+        (r.item_id, r.location_id, r.lot_id): int(r.quantity_micro)
+        for r in session.execute(
+            select(
+                StockBalance.item_id, StockBalance.location_id, StockBalance.lot_id, StockBalance.quantity_micro
+            ).where(StockBalance.tenant_id == tenant_id)
+        )
+    }
+    return [
+        (key[0], key[1], key[2], _from_micro(kept.get(key, 0)), _from_micro(truth.get(key, 0)))
+        for key in sorted(set(truth) | set(kept), key=lambda k: (k[0], k[1], k[2] or 0))
+        if kept.get(key, 0) != truth.get(key, 0)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,21 +550,28 @@ class StockRow:
 
 def _stock_select(tenant_id: int, filters: Mapping[str, Any]) -> Select[Any]:
     """Return (item, location, lot, on hand in millionths) per non-zero internal balance, filtered."""
-    q = _micro(StockMove.quantity)
-    signed = func.sum(case((StockMove.to_location_id == Location.id, q), else_=-q))
     columns: list[Any] = [
-        StockMove.item_id,
-        Location.id.label("location_id"),
-        StockMove.lot_id,
-        signed.label("on_hand"),
+        StockBalance.item_id,
+        StockBalance.location_id,
+        StockBalance.lot_id,
+        StockBalance.quantity_micro.label("on_hand"),
+        Item.code,
+        Item.name,
+        Location.code.label("location_code"),
+        Location.warehouse_id,
+        Lot.number,
     ]
     stmt: Select[Any] = (
         select(*columns)
-        .join(Location, or_(Location.id == StockMove.to_location_id, Location.id == StockMove.from_location_id))
-        .where(StockMove.tenant_id == tenant_id, Location.tenant_id == tenant_id, Location.kind == "internal")
-        .group_by(StockMove.item_id, Location.id, StockMove.lot_id)
-        .having(signed != 0)
-        .order_by(StockMove.item_id, Location.id, StockMove.lot_id)
+        .join(Location, Location.id == StockBalance.location_id)
+        .join(Item, Item.id == StockBalance.item_id)
+        .outerjoin(Lot, Lot.id == StockBalance.lot_id)
+        .where(
+            StockBalance.tenant_id == tenant_id,
+            Location.kind == "internal",
+            StockBalance.quantity_micro != 0,
+        )
+        .order_by(StockBalance.item_id, StockBalance.location_id, StockBalance.lot_key)
     )
     return STOCK_FILTERS.apply(stmt, filters)
 
@@ -478,15 +589,10 @@ def stock_on_hand(
 
 
 def _stock_rows(session: Session, tenant_id: int, rows: Sequence[Any]) -> list[StockRow]:
-    """Name the items, locations and lots of balance rows and add their reservations (four queries)."""
+    """Add the open reservations to balance rows (one query) and shape them."""
     if not rows:
         return []
-    items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_({r.item_id for r in rows})))}
-    locs = {
-        loc.id: loc for loc in session.scalars(select(Location).where(Location.id.in_({r.location_id for r in rows})))
-    }
-    lot_ids = {r.lot_id for r in rows if r.lot_id is not None}
-    lots = {lot.id: lot for lot in session.scalars(select(Lot).where(Lot.id.in_(lot_ids)))} if lot_ids else {}
+    # Open reservations are few: one grouped query over the enterprise's, not an IN list of items.
     res = session.execute(
         select(
             Reservation.item_id,
@@ -494,29 +600,24 @@ def _stock_rows(session: Session, tenant_id: int, rows: Sequence[Any]) -> list[S
             Reservation.lot_id,
             func.sum(_micro(Reservation.quantity)),
         )
-        .where(
-            Reservation.tenant_id == tenant_id,
-            Reservation.status == "open",
-            Reservation.item_id.in_({r.item_id for r in rows}),
-        )
+        .where(Reservation.tenant_id == tenant_id, Reservation.status == "open")
         .group_by(Reservation.item_id, Reservation.location_id, Reservation.lot_id)
     ).all()
     held = {(r[0], r[1], r[2]): _from_micro(r[3]) for r in res}
     out = []
-    for r in rows:
-        on_hand = _from_micro(r.on_hand)
-        booked = held.get((r.item_id, r.location_id, r.lot_id), ZERO)
-        item, loc, lot = items[r.item_id], locs[r.location_id], lots.get(r.lot_id) if r.lot_id else None
+    for item_id, location_id, lot_id, micro, item_code, item_name, location_code, warehouse_id, lot_number in rows:
+        on_hand = _from_micro(micro)
+        booked = held.get((item_id, location_id, lot_id), ZERO)
         out.append(
             StockRow(
-                item_id=item.id,
-                item_code=item.code,
-                item_name=item.name,
-                location_id=loc.id,
-                location_code=loc.code,
-                warehouse_id=loc.warehouse_id,
-                lot_id=r.lot_id,
-                lot_number=lot.number if lot else None,
+                item_id=item_id,
+                item_code=item_code,
+                item_name=item_name,
+                location_id=location_id,
+                location_code=location_code,
+                warehouse_id=warehouse_id,
+                lot_id=lot_id,
+                lot_number=lot_number,
                 on_hand=on_hand,
                 reserved=booked,
                 available=ledger.available(on_hand, booked),
@@ -634,6 +735,8 @@ def _check_and_add(session: Session, ctx: Context, spec: MoveSpec, *, reversal_o
     )
     session.add(row)
     session.flush()
+    _add_to_balance(session, tenant_id, row, src.id, -1)
+    _add_to_balance(session, tenant_id, row, dst.id, +1)
     audit.record(
         session,
         ctx,
@@ -1013,54 +1116,38 @@ def post_production(
     return record
 
 
-def _live(move: Any, tenant_id: int) -> ColumnElement[bool]:
-    """Return 'this move has not been reversed' for an alias of the moves table."""
-    undo = aliased(StockMove)
-    return ~exists().where(undo.tenant_id == tenant_id, undo.reversal_of == move.id)
+# One recursive query walks the genealogy from a lot: at each step, from the lot's moves of the
+# starting role (produced when tracing down, consumed when tracing up) to the lots of the other
+# role in the same production record. Reversed moves (and the reversals) are left out. UNION, not
+# UNION ALL, keeps each edge once, which also ends the walk on a cyclic record. Plain SQL with the
+# tenant in every table's predicate (STYLE.md rule 4): it runs as is on SQLite and PostgreSQL.
+_WALK = text("""
+WITH RECURSIVE walk(src, dst) AS (
+  SELECT a.lot_id, b.lot_id
+    FROM factory_stock_moves a
+    JOIN factory_stock_moves b ON b.production_id = a.production_id AND b.tenant_id = :tenant
+   WHERE a.tenant_id = :tenant AND a.lot_id = :lot AND a.production_role = :start
+     AND b.production_role = :other AND b.lot_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM factory_stock_moves r WHERE r.reversal_of = a.id AND r.tenant_id = :tenant)
+     AND NOT EXISTS (SELECT 1 FROM factory_stock_moves r WHERE r.reversal_of = b.id AND r.tenant_id = :tenant)
+  UNION
+  SELECT a.lot_id, b.lot_id
+    FROM walk w
+    JOIN factory_stock_moves a ON a.lot_id = w.dst AND a.tenant_id = :tenant AND a.production_role = :start
+    JOIN factory_stock_moves b ON b.production_id = a.production_id AND b.tenant_id = :tenant
+   WHERE b.production_role = :other AND b.lot_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM factory_stock_moves r WHERE r.reversal_of = a.id AND r.tenant_id = :tenant)
+     AND NOT EXISTS (SELECT 1 FROM factory_stock_moves r WHERE r.reversal_of = b.id AND r.tenant_id = :tenant)
+)
+SELECT src, dst FROM walk LIMIT :limit
+""")
 
 
 def _edges(session: Session, tenant_id: int, lot_id: int, *, down: bool) -> list[tuple[int, int]]:
-    """Return the genealogy edges (parent, child) reachable from a lot, by one recursive query.
-
-    Down: parent lot was produced from child lot. Up: parent lot was produced *from* the lot below
-    it (the child), so a recall walks from a component to everything containing it. UNION (not
-    UNION ALL) keeps each edge once, which also ends the recursion on a cyclic record.
-    """
-    start_role, other_role = ("produced", "consumed") if down else ("consumed", "produced")
-
-    a0 = aliased(StockMove)
-    b0 = aliased(StockMove)
-    base = (
-        select(a0.lot_id.label("parent"), b0.lot_id.label("child"))
-        if down
-        else select(b0.lot_id.label("parent"), a0.lot_id.label("child"))
-    )
-    base = (
-        base.select_from(a0)
-        .join(b0, and_(b0.production_id == a0.production_id, b0.tenant_id == tenant_id))
-        .where(
-            a0.tenant_id == tenant_id,
-            a0.lot_id == lot_id,
-            a0.production_role == start_role,
-            b0.production_role == other_role,
-            b0.lot_id.is_not(None),
-            _live(a0, tenant_id),
-            _live(b0, tenant_id),
-        )
-    )
-    cte = base.cte("genealogy", recursive=True)
-    a1, b1 = aliased(StockMove), aliased(StockMove)
-    walk_from = cte.c.child if down else cte.c.parent
-    rec = (
-        (select(a1.lot_id, b1.lot_id) if down else select(b1.lot_id, a1.lot_id))
-        .select_from(cte)
-        .join(a1, and_(a1.lot_id == walk_from, a1.tenant_id == tenant_id, a1.production_role == start_role))
-        .join(b1, and_(b1.production_id == a1.production_id, b1.tenant_id == tenant_id))
-        .where(b1.production_role == other_role, b1.lot_id.is_not(None), _live(a1, tenant_id), _live(b1, tenant_id))
-    )
-    cte = cte.union(rec)
-    rows = session.execute(select(cte.c.parent, cte.c.child).limit(MAX_TRACE_LOTS)).all()
-    return [(int(r[0]), int(r[1])) for r in rows]
+    """Return the genealogy edges (from, to) walking away from a lot: down to components, up to containers."""
+    start, other = ("produced", "consumed") if down else ("consumed", "produced")
+    params = {"tenant": tenant_id, "lot": lot_id, "start": start, "other": other, "limit": MAX_TRACE_LOTS}
+    return [(int(r[0]), int(r[1])) for r in session.execute(_WALK, params)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1068,10 +1155,10 @@ class Trace:
     """A lot's genealogy one way: the lots reached, the edges between them, and (up) the shipments."""
 
     root: Lot
-    lots: dict[int, Lot]
+    lots: dict[int, Any]
     edges: list[tuple[int, int]]
     depths: dict[int, int]
-    shipments: list[StockMove]
+    shipments: list[Any]
 
     def tree(self) -> genealogy.TraceNode:
         """Return the trace as a tree rooted at the lot traced."""
@@ -1082,19 +1169,21 @@ def _trace(session: Session, ctx: Context, lot_id: int, *, down: bool) -> Trace:
     ctx.require(VIEW)
     tenant_id = ctx.require_tenant()
     root = get_lot(session, ctx, lot_id)
-    found = _edges(session, tenant_id, root.id, down=down)
-    # Walk edges from the traced lot outwards: down parent -> component, up component -> container.
-    edges = found if down else [(child, parent) for parent, child in found]
+    edges = _edges(session, tenant_id, root.id, down=down)
     depth = genealogy.depths(root.id, edges)
-    lots = {lot.id: lot for lot in session.scalars(select(Lot).where(Lot.id.in_(depth)))} if len(depth) > 1 else {}
-    lots[root.id] = root
-    shipments: list[StockMove] = []
+    # Column rows, not ORM objects: a recall may reach thousands of lots.
+    lots: dict[int, Any] = {root.id: root}
+    if len(depth) > 1:
+        found = select(Lot.id, Lot.item_id, Lot.number, Lot.kind).where(Lot.tenant_id == tenant_id, Lot.id.in_(depth))
+        lots.update({row.id: row for row in session.execute(found)})
+    shipments: list[Any] = []
     if not down:
         customer = select(Location.id).where(Location.tenant_id == tenant_id, Location.kind == "customer")
         undo = aliased(StockMove)
+        # Column rows (every column of a move), not ORM objects: a recall may list hundreds of shipments.
         shipments = list(
-            session.scalars(
-                select(StockMove)
+            session.execute(
+                select(*StockMove.__table__.columns)
                 .where(
                     StockMove.tenant_id == tenant_id,
                     StockMove.lot_id.in_(list(depth)),

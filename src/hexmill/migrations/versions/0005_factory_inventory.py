@@ -28,6 +28,7 @@ TABLES = (
     "factory_lots",
     "factory_production_records",
     "factory_stock_moves",
+    "factory_stock_balances",
     "factory_reservations",
     "factory_cycle_counts",
 )
@@ -138,6 +139,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("reversal_of", name="uq_factory_stock_moves_reversal_of"),
     )
     op.create_table(
+        "factory_stock_balances",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("lot_id", sa.Integer(), nullable=True),
+        sa.Column("lot_key", sa.Integer(), nullable=False),
+        sa.Column("quantity_micro", sa.BigInteger(), nullable=False),
+        *_tenant("factory_stock_balances"),
+        _fk("factory_stock_balances", "item_id", "factory_items"),
+        _fk("factory_stock_balances", "location_id", "factory_locations"),
+        _fk("factory_stock_balances", "lot_id", "factory_lots"),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "item_id",
+            "location_id",
+            "lot_key",
+            name="uq_factory_stock_balances_tenant_id_item_id_location_id_lot_key",
+        ),
+    )
+    op.create_table(
         "factory_reservations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -192,6 +213,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_factory_reservations_stock", "factory_reservations", ["item_id", "location_id", "lot_id", "status"]
     )
+    op.create_index("ix_factory_stock_balances_item_id", "factory_stock_balances", ["item_id"])
+    op.create_index("ix_factory_stock_balances_location_id", "factory_stock_balances", ["location_id"])
     op.create_index("ix_factory_cycle_counts_item_id", "factory_cycle_counts", ["item_id"])
     op.create_index("ix_factory_cycle_counts_location_id", "factory_cycle_counts", ["location_id"])
 
