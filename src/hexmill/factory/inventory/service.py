@@ -549,23 +549,19 @@ class StockRow:
 
 
 def _stock_select(tenant_id: int, filters: Mapping[str, Any]) -> Select[Any]:
-    """Return (item, location, lot, on hand in millionths) per non-zero internal balance, filtered."""
+    """Return the non-zero internal balances, filtered and ordered (item, location, lot)."""
     columns: list[Any] = [
         StockBalance.item_id,
         StockBalance.location_id,
         StockBalance.lot_id,
+        StockBalance.lot_key,
         StockBalance.quantity_micro.label("on_hand"),
-        Item.code,
-        Item.name,
         Location.code.label("location_code"),
         Location.warehouse_id,
-        Lot.number,
     ]
     stmt: Select[Any] = (
         select(*columns)
         .join(Location, Location.id == StockBalance.location_id)
-        .join(Item, Item.id == StockBalance.item_id)
-        .outerjoin(Lot, Lot.id == StockBalance.lot_id)
         .where(
             StockBalance.tenant_id == tenant_id,
             Location.kind == "internal",
@@ -583,9 +579,28 @@ def stock_on_hand(
     ctx.require(VIEW)
     tenant_id = ctx.require_tenant()
     stmt = _stock_select(tenant_id, filters or {})
+    # The total counts balances alone; only the page's rows are joined to their items and lots.
     total = count_of(session, stmt)
-    rows = session.execute(stmt.offset(offset).limit(limit)).all()
-    return _stock_rows(session, tenant_id, rows), total
+    page = stmt.offset(offset).limit(limit).subquery()
+    columns: list[Any] = [
+        page.c.item_id,
+        page.c.location_id,
+        page.c.lot_id,
+        page.c.on_hand,
+        Item.code,
+        Item.name,
+        page.c.location_code,
+        page.c.warehouse_id,
+        Lot.number,
+    ]
+    named = (
+        select(*columns)
+        .select_from(page)
+        .join(Item, Item.id == page.c.item_id)
+        .outerjoin(Lot, Lot.id == page.c.lot_id)
+        .order_by(page.c.item_id, page.c.location_id, page.c.lot_key)
+    )
+    return _stock_rows(session, tenant_id, session.execute(named).all()), total
 
 
 def _stock_rows(session: Session, tenant_id: int, rows: Sequence[Any]) -> list[StockRow]:
