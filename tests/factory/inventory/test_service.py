@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from hexmill.core.errors import Conflict, InvalidInput
 from hexmill.factory.inventory import ledger, service
 from hexmill.factory.inventory.models import StockMove
+from hexmill.factory.masterdata import service as masterdata
 from tests.factory.inventory.conftest import Plant
 
 
@@ -339,3 +340,13 @@ def test_running_sums_are_derived_and_rebuilt_from_the_moves(plant: Plant) -> No
         assert service.rebuild_balances(s, ctx) >= 5
         assert service.verify_balances(s, ctx) == []
     assert _stock(plant) == before
+
+
+def test_an_item_with_stock_history_cannot_be_deleted(plant: Plant) -> None:
+    plant.receive("bolt", "1")
+    with pytest.raises(Conflict) as refused, plant.session() as (s, ctx):
+        masterdata.delete_item(s, ctx, plant.ids["bolt"])
+    assert refused.value.field == "item_id"
+    assert "inactive" in str(refused.value)
+    with plant.session() as (s, ctx):
+        assert masterdata.get_item(s, ctx, plant.ids["bolt"]).id == plant.ids["bolt"]

@@ -541,8 +541,18 @@ def delete_item(session: Session, ctx: Context, item_id: int) -> None:
         "item_id",
         item.code,
     )
-    session.delete(item)
-    _flush(session, "item_id", item.code)
+    try:
+        with session.begin_nested():  # a savepoint: a refused delete leaves the transaction usable
+            session.delete(item)
+            session.flush()
+    except IntegrityError as exc:
+        # Stock moves, lots and (later) orders point at items without master data knowing them:
+        # their foreign keys refuse the delete, and the user hears why rather than a crash.
+        raise Conflict(
+            N_("Item %(name)s has stock history or other records; make it inactive instead."),
+            field="item_id",
+            name=item.code,
+        ) from exc
     _audit(session, ctx, "delete", "item", obj_id=item_id, detail={"code": item.code})
 
 
