@@ -213,6 +213,7 @@ def _domain_routers() -> list[Any]:
     from hexmill.connect.registry.api import router as devices_router  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.api import router as inventory_router  # noqa: PLC0415 - as above
     from hexmill.factory.masterdata.api import router as masterdata_router  # noqa: PLC0415 - as above
+    from hexmill.factory.purchasing.api import router as purchasing_router  # noqa: PLC0415 - as above
     from hexmill.telemetry.api import router as telemetry_router  # noqa: PLC0415 - as above
 
     return [
@@ -223,6 +224,7 @@ def _domain_routers() -> list[Any]:
         telemetry_router,
         masterdata_router,
         inventory_router,
+        purchasing_router,
     ]
 
 

@@ -8,6 +8,7 @@ from hexmill.core import models as core_models  # noqa: F401 - registers tables
 from hexmill.core.db import Base
 from hexmill.factory.inventory import models as factory_inventory_models  # noqa: F401 - registers tables
 from hexmill.factory.masterdata import models as factory_masterdata_models  # noqa: F401 - registers tables
+from hexmill.factory.purchasing import models as factory_purchasing_models  # noqa: F401 - registers tables
 from hexmill.telemetry import models as telemetry_models  # noqa: F401 - registers tables
 
 metadata = Base.metadata

@@ -34,6 +34,8 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     Permission("factory.edit", N_("Create and change items, bills of materials, routings, work centres and partners")),
     Permission("inventory.view", N_("See stock, lots, stock moves and traceability")),
     Permission("inventory.move", N_("Receive, issue, transfer, reserve and count stock")),
+    Permission("purchasing.view", N_("See purchase orders and their receipts")),
+    Permission("purchasing.edit", N_("Create, confirm and cancel purchase orders and receive against them")),
 )
 PERMISSION_CODES: Final[frozenset[str]] = frozenset(p.code for p in PERMISSIONS)
 
@@ -47,19 +49,32 @@ BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "tenant_admin": (N_("Everything within the enterprise"), PERMISSION_CODES),
     "planner": (
         N_("Plans production; reads assets"),
-        frozenset({"assets.view", "users.view", "factory.edit", *_READ_FACTORY, *_READ_MACHINES}),
+        frozenset(
+            {
+                "assets.view",
+                "users.view",
+                "factory.edit",
+                "purchasing.view",
+                "purchasing.edit",
+                *_READ_FACTORY,
+                *_READ_MACHINES,
+            }
+        ),
     ),
     "operator": (
         N_("Reports on the shop floor; reads assets"),
         frozenset({"assets.view", "inventory.move", *_READ_FACTORY, *_READ_MACHINES}),
     ),
-    "quality": (N_("Quality staff; reads assets"), frozenset({"assets.view", *_READ_FACTORY, *_READ_MACHINES})),
+    "quality": (
+        N_("Quality staff; reads assets"),
+        frozenset({"assets.view", "purchasing.view", *_READ_FACTORY, *_READ_MACHINES}),
+    ),
     "maintenance": (
         N_("Maintains equipment; edits assets"),
         frozenset({"assets.view", "assets.edit", "devices.manage", "factory.view", *_READ_MACHINES}),
     ),
     "viewer": (
         N_("Reads everything, changes nothing"),
-        frozenset({"assets.view", "users.view", *_READ_FACTORY, *_READ_MACHINES}),
+        frozenset({"assets.view", "users.view", "purchasing.view", *_READ_FACTORY, *_READ_MACHINES}),
     ),
 }

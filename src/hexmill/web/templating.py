@@ -34,6 +34,7 @@ DOMAIN_TEMPLATE_DIRS = {
     "devices": "connect/registry",
     "telemetry": "telemetry",
     "inventory": "factory/inventory",
+    "purchasing": "factory/purchasing",
     "factory": "factory/masterdata",
 }
 

@@ -41,6 +41,7 @@ def mount(app: FastAPI) -> None:
     from hexmill.connect.registry.views import router as device_pages  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.views import router as inventory_pages  # noqa: PLC0415 - as above
     from hexmill.factory.masterdata.views import router as factory_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.purchasing.views import router as purchasing_pages  # noqa: PLC0415 - as above
     from hexmill.telemetry.views import router as telemetry_pages  # noqa: PLC0415 - as above
 
     app.include_router(asset_pages)
@@ -48,6 +49,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(telemetry_pages)
     app.include_router(inventory_pages)
     app.include_router(factory_pages)
+    app.include_router(purchasing_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
