@@ -32,7 +32,28 @@ EXEMPT = {
     "console_sessions",
 }
 # Columns the generic row builder must fill although they are nullable (CHECK constraints need one).
-REQUIRED_FKS = {"asset_tags": {"equipment_type_id"}}
+REQUIRED_FKS = {"asset_tags": {"equipment_type_id"}, "factory_locations": {"warehouse_id"}}
+# Tables whose trigger refuses every UPDATE and DELETE (the audit log, the stock-move ledger).
+APPEND_ONLY = {"audit_entries", "factory_stock_moves"}
+# Foreign keys that must point at a row of their own, not the parent shared by the table's other keys.
+FRESH_PARENTS = {
+    ("factory_uom_conversions", "to_uom_id"),
+    ("factory_stock_moves", "to_location_id"),
+    ("factory_po_lines", "order_id"),
+}
+# Values the generic ones would break a CHECK constraint with: (table, column) -> value.
+CHECKED_VALUES: dict[tuple[str, str], Any] = {
+    ("factory_uoms", "category"): "count",
+    ("factory_parties", "is_customer"): True,
+    ("factory_items", "kind"): "raw",
+    ("factory_items", "tracking"): "none",
+    ("factory_lots", "kind"): "lot",
+    ("factory_locations", "kind"): "internal",
+    ("factory_stock_moves", "production_role"): None,
+    ("factory_reservations", "status"): "open",
+    ("factory_purchase_orders", "status"): "draft",
+    ("factory_work_centres", "efficiency_pct"): 100,
+}
 # The telemetry store creates these itself (parents, per-tenant and per-period partitions).
 STORE_TABLE = re.compile(r"^(tlm_|(raw|m1|h1)_[0-9]+_)")
 RLS_REFUSED = "42501"  # insufficient_privilege: "new row violates row-level security policy"
@@ -95,6 +116,7 @@ _PLAIN_VALUES: dict[type, Callable[[], Any]] = {
     decimal.Decimal: lambda: decimal.Decimal(1),
     dt.datetime: lambda: dt.datetime.now(dt.UTC),
     dt.date: lambda: dt.datetime.now(dt.UTC).date(),
+    dt.time: lambda: dt.time(6, 0),
     dict: dict,
     list: list,
 }
@@ -138,10 +160,14 @@ class RowBuilder:
             if column.primary_key and column.autoincrement in (True, "auto"):
                 continue
             needed = not column.nullable and column.default is None and column.server_default is None
-            if not (needed or column.name in forced):
+            if not (needed or column.name in forced or (table.name, column.name) in CHECKED_VALUES):
                 continue
             fks = list(column.foreign_keys)
-            if fks:
+            if (table.name, column.name) in CHECKED_VALUES:
+                values[column.name] = CHECKED_VALUES[(table.name, column.name)]
+            elif fks and (table.name, column.name) in FRESH_PARENTS:
+                values[column.name] = self.row(fks[0].column.table, tenant_id)["id"]
+            elif fks:
                 values[column.name] = self.parent(fks[0].column.table, tenant_id)
             else:
                 values[column.name] = _value(table, column)
@@ -268,7 +294,7 @@ def test_another_tenant_cannot_change_or_take_rows(pg_engine: Engine, seeded: tu
                 updated = conn.execute(table.update().where(table.c.tenant_id == a).values(tenant_id=b))
                 deleted = conn.execute(table.delete().where(table.c.tenant_id == a))
                 assert (updated.rowcount, deleted.rowcount) == (0, 0), table.name
-                if table.name == "audit_entries":
+                if table.name in APPEND_ONLY:
                     continue  # append-only: the trigger refuses the move before the policy is asked
                 own_id = rows[table.name][b][0]["id"]
                 with pytest.raises(DBAPIError) as caught, conn.begin_nested():

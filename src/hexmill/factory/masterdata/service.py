@@ -148,7 +148,7 @@ def _flush(session: Session, field: str, value: object) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(N_("The value %(value)s of %(field)s is already taken."), field=field, value=value) from exc
+        raise Conflict(N_("%(value)s is already taken."), field=field, value=value) from exc
 
 
 def _refuse_if_used(session: Session, condition: ColumnElement[bool], message: str, field: str, name: str) -> None:
