@@ -36,7 +36,7 @@ from hexmill.core.context import Context
 from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.filters import FilterSet
 from hexmill.core.i18n import N_
-from hexmill.core.pagination import count_of
+from hexmill.core.lookup import lookup, page_of, reference
 
 VIEW = "assets.view"
 EDIT = "assets.edit"
@@ -70,25 +70,7 @@ def _page(
     limit: int,
 ) -> tuple[list[Any], int]:
     ctx.require(VIEW)
-    stmt = flt.apply(stmt, filters or {})
-    total = count_of(session, stmt)
-    return list(session.scalars(stmt.offset(offset).limit(limit))), total
-
-
-def _lookup(session: Session, model: type[M], obj_id: int, message: str) -> M:
-    obj = session.scalar(select(model).where(model.id == obj_id))
-    if obj is None:
-        raise NotFound(message, id=obj_id)
-    return obj
-
-
-def _reference(session: Session, model: type[M], obj_id: int, field: str, message: str) -> M:
-    """Return the parent an input names, or InvalidInput on that field (also for another tenant's)."""
-    obj = session.scalar(select(model).where(model.id == obj_id))
-    if obj is None:
-        errors = [FieldError(message, field=field, params={"id": obj_id})]
-        raise InvalidInput(message, field=field, id=obj_id, errors=errors)
-    return obj
+    return page_of(session, stmt, flt, filters=filters, offset=offset, limit=limit)
 
 
 def _unique(session: Session, model: type[M], name: str, where: ColumnElement[bool], exclude: int | None) -> None:
@@ -146,7 +128,7 @@ def list_sites(
 def get_site(session: Session, ctx: Context, site_id: int) -> Site:
     """Return one site of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Site, site_id, N_("Site %(id)s not found."))
+    return lookup(session, Site, site_id, N_("Site %(id)s not found."))
 
 
 def create_site(session: Session, ctx: Context, *, name: str, description: str = "") -> Site:
@@ -164,7 +146,7 @@ def create_site(session: Session, ctx: Context, *, name: str, description: str =
 def update_site(session: Session, ctx: Context, site_id: int, **fields: Any) -> Site:
     """Change a site's name or description."""
     ctx.require(EDIT)
-    site = _lookup(session, Site, site_id, N_("Site %(id)s not found."))
+    site = lookup(session, Site, site_id, N_("Site %(id)s not found."))
     fields = _clean(fields)
     if "name" in fields:
         _unique(session, Site, fields["name"], Site.tenant_id == site.tenant_id, site.id)
@@ -177,7 +159,7 @@ def update_site(session: Session, ctx: Context, site_id: int, **fields: Any) -> 
 def delete_site(session: Session, ctx: Context, site_id: int) -> None:
     """Delete a site that has no areas left."""
     ctx.require(EDIT)
-    site = _lookup(session, Site, site_id, N_("Site %(id)s not found."))
+    site = lookup(session, Site, site_id, N_("Site %(id)s not found."))
     _refuse_if(
         session,
         Area.site_id == site.id,
@@ -213,14 +195,14 @@ def list_areas(
 def get_area(session: Session, ctx: Context, area_id: int) -> Area:
     """Return one area of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Area, area_id, N_("Area %(id)s not found."))
+    return lookup(session, Area, area_id, N_("Area %(id)s not found."))
 
 
 def create_area(session: Session, ctx: Context, *, site_id: int, name: str, description: str = "") -> Area:
     """Create an area in a site."""
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
-    site = _reference(session, Site, site_id, "site_id", N_("Site %(id)s does not exist."))
+    site = reference(session, Site, site_id, "site_id", N_("Site %(id)s does not exist."))
     _unique(session, Area, name, Area.site_id == site.id, None)
     area = Area(tenant_id=tenant_id, site_id=site.id, name=name, description=description)
     session.add(area)
@@ -239,11 +221,11 @@ def create_area(session: Session, ctx: Context, *, site_id: int, name: str, desc
 def update_area(session: Session, ctx: Context, area_id: int, **fields: Any) -> Area:
     """Change an area, or move it to another site."""
     ctx.require(EDIT)
-    area = _lookup(session, Area, area_id, N_("Area %(id)s not found."))
+    area = lookup(session, Area, area_id, N_("Area %(id)s not found."))
     fields = _clean(fields)
     site_id = fields.get("site_id", area.site_id)
     if "site_id" in fields:
-        _reference(session, Site, site_id, "site_id", N_("Site %(id)s does not exist."))
+        reference(session, Site, site_id, "site_id", N_("Site %(id)s does not exist."))
     _unique(session, Area, fields.get("name", area.name), Area.site_id == site_id, area.id)
     _apply(area, fields)
     _flush(session, fields.get("name"))
@@ -254,7 +236,7 @@ def update_area(session: Session, ctx: Context, area_id: int, **fields: Any) -> 
 def delete_area(session: Session, ctx: Context, area_id: int) -> None:
     """Delete an area that has no lines or work centres left."""
     ctx.require(EDIT)
-    area = _lookup(session, Area, area_id, N_("Area %(id)s not found."))
+    area = lookup(session, Area, area_id, N_("Area %(id)s not found."))
     _refuse_if(
         session,
         Line.area_id == area.id,
@@ -290,7 +272,7 @@ def list_lines(
 def get_line(session: Session, ctx: Context, line_id: int) -> Line:
     """Return one line or work centre of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Line, line_id, N_("Line %(id)s not found."))
+    return lookup(session, Line, line_id, N_("Line %(id)s not found."))
 
 
 def create_line(
@@ -299,7 +281,7 @@ def create_line(
     """Create a production line or a work centre (``kind``) in an area."""
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
-    area = _reference(session, Area, area_id, "area_id", N_("Area %(id)s does not exist."))
+    area = reference(session, Area, area_id, "area_id", N_("Area %(id)s does not exist."))
     _unique(session, Line, name, Line.area_id == area.id, None)
     line = Line(tenant_id=tenant_id, area_id=area.id, name=name, kind=kind, description=description)
     session.add(line)
@@ -318,11 +300,11 @@ def create_line(
 def update_line(session: Session, ctx: Context, line_id: int, **fields: Any) -> Line:
     """Change a line or work centre, or move it to another area."""
     ctx.require(EDIT)
-    line = _lookup(session, Line, line_id, N_("Line %(id)s not found."))
+    line = lookup(session, Line, line_id, N_("Line %(id)s not found."))
     fields = _clean(fields)
     area_id = fields.get("area_id", line.area_id)
     if "area_id" in fields:
-        _reference(session, Area, area_id, "area_id", N_("Area %(id)s does not exist."))
+        reference(session, Area, area_id, "area_id", N_("Area %(id)s does not exist."))
     _unique(session, Line, fields.get("name", line.name), Line.area_id == area_id, line.id)
     _apply(line, fields)
     _flush(session, fields.get("name"))
@@ -333,7 +315,7 @@ def update_line(session: Session, ctx: Context, line_id: int, **fields: Any) -> 
 def delete_line(session: Session, ctx: Context, line_id: int) -> None:
     """Delete a line or work centre that has no equipment left."""
     ctx.require(EDIT)
-    line = _lookup(session, Line, line_id, N_("Line %(id)s not found."))
+    line = lookup(session, Line, line_id, N_("Line %(id)s not found."))
     _refuse_if(
         session,
         Equipment.line_id == line.id,
@@ -362,7 +344,7 @@ def list_equipment_types(
 def get_equipment_type(session: Session, ctx: Context, equipment_type_id: int) -> EquipmentType:
     """Return one equipment type of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, EquipmentType, equipment_type_id, N_("Equipment type %(id)s not found."))
+    return lookup(session, EquipmentType, equipment_type_id, N_("Equipment type %(id)s not found."))
 
 
 def create_equipment_type(
@@ -391,7 +373,7 @@ def create_equipment_type(
 def update_equipment_type(session: Session, ctx: Context, equipment_type_id: int, **fields: Any) -> EquipmentType:
     """Change an equipment type; equipment made from it keeps its own copies of the tags."""
     ctx.require(EDIT)
-    etype = _lookup(session, EquipmentType, equipment_type_id, N_("Equipment type %(id)s not found."))
+    etype = lookup(session, EquipmentType, equipment_type_id, N_("Equipment type %(id)s not found."))
     fields = _clean(fields)
     if "name" in fields:
         _unique(session, EquipmentType, fields["name"], EquipmentType.tenant_id == etype.tenant_id, etype.id)
@@ -411,7 +393,7 @@ def update_equipment_type(session: Session, ctx: Context, equipment_type_id: int
 def delete_equipment_type(session: Session, ctx: Context, equipment_type_id: int) -> None:
     """Delete an equipment type and its tag templates, unless equipment still refers to it."""
     ctx.require(EDIT)
-    etype = _lookup(session, EquipmentType, equipment_type_id, N_("Equipment type %(id)s not found."))
+    etype = lookup(session, EquipmentType, equipment_type_id, N_("Equipment type %(id)s not found."))
     _refuse_if(
         session,
         Equipment.equipment_type_id == etype.id,
@@ -447,7 +429,7 @@ def list_equipment(
 def get_equipment(session: Session, ctx: Context, equipment_id: int) -> Equipment:
     """Return one piece of equipment of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
+    return lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
 
 
 def create_equipment(
@@ -470,10 +452,10 @@ def create_equipment(
     """
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
-    line = _reference(session, Line, line_id, "line_id", N_("Line %(id)s does not exist."))
+    line = reference(session, Line, line_id, "line_id", N_("Line %(id)s does not exist."))
     etype = None
     if equipment_type_id is not None:
-        etype = _reference(
+        etype = reference(
             session, EquipmentType, equipment_type_id, "equipment_type_id", N_("Equipment type %(id)s does not exist.")
         )
     _unique(session, Equipment, name, Equipment.line_id == line.id, None)
@@ -519,11 +501,11 @@ def create_equipment(
 def update_equipment(session: Session, ctx: Context, equipment_id: int, **fields: Any) -> Equipment:
     """Change equipment, or move it to another line."""
     ctx.require(EDIT)
-    equipment = _lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
+    equipment = lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
     fields = _clean(fields)
     line_id = fields.get("line_id", equipment.line_id)
     if "line_id" in fields:
-        _reference(session, Line, line_id, "line_id", N_("Line %(id)s does not exist."))
+        reference(session, Line, line_id, "line_id", N_("Line %(id)s does not exist."))
     _unique(session, Equipment, fields.get("name", equipment.name), Equipment.line_id == line_id, equipment.id)
     _apply(equipment, fields)
     _flush(session, fields.get("name"))
@@ -536,7 +518,7 @@ def update_equipment(session: Session, ctx: Context, equipment_id: int, **fields
 def delete_equipment(session: Session, ctx: Context, equipment_id: int) -> None:
     """Delete equipment and its tags."""
     ctx.require(EDIT)
-    equipment = _lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
+    equipment = lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
     session.delete(equipment)
     session.flush()
     audit.record(
@@ -566,7 +548,7 @@ def list_tags(
 def get_tag(session: Session, ctx: Context, tag_id: int) -> Tag:
     """Return one tag of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Tag, tag_id, N_("Tag %(id)s not found."))
+    return lookup(session, Tag, tag_id, N_("Tag %(id)s not found."))
 
 
 def create_tag(
@@ -590,13 +572,13 @@ def create_tag(
             errors=[FieldError(N_("Give exactly one of equipment_id and equipment_type_id."), field="equipment_id")],
         )
     if equipment_id is not None:
-        owner: Equipment | EquipmentType = _reference(
+        owner: Equipment | EquipmentType = reference(
             session, Equipment, equipment_id, "equipment_id", N_("Equipment %(id)s does not exist.")
         )
         _unique(session, Tag, name, Tag.equipment_id == owner.id, None)
     else:
         assert equipment_type_id is not None  # noqa: S101 - narrowed by the check above
-        owner = _reference(
+        owner = reference(
             session, EquipmentType, equipment_type_id, "equipment_type_id", N_("Equipment type %(id)s does not exist.")
         )
         _unique(session, Tag, name, Tag.equipment_type_id == owner.id, None)
@@ -635,7 +617,7 @@ def ensure_tag(
 def update_tag(session: Session, ctx: Context, tag_id: int, **fields: Any) -> Tag:
     """Change a tag's name, unit, data type or description."""
     ctx.require(EDIT)
-    tag = _lookup(session, Tag, tag_id, N_("Tag %(id)s not found."))
+    tag = lookup(session, Tag, tag_id, N_("Tag %(id)s not found."))
     fields = _clean(fields)
     if "name" in fields:
         where = (
@@ -653,7 +635,7 @@ def update_tag(session: Session, ctx: Context, tag_id: int, **fields: Any) -> Ta
 def delete_tag(session: Session, ctx: Context, tag_id: int) -> None:
     """Delete a tag or tag template."""
     ctx.require(EDIT)
-    tag = _lookup(session, Tag, tag_id, N_("Tag %(id)s not found."))
+    tag = lookup(session, Tag, tag_id, N_("Tag %(id)s not found."))
     session.delete(tag)
     session.flush()
     audit.record(session, ctx, "assets.tag.delete", object_type="tag", object_id=tag_id, detail={"name": tag.name})

@@ -42,9 +42,10 @@ from sqlalchemy.orm import Session, aliased
 from hexmill.core import audit
 from hexmill.core.clock import utcnow
 from hexmill.core.context import Context
-from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from hexmill.core.errors import Conflict, FieldError, InvalidInput
 from hexmill.core.filters import FilterSet
 from hexmill.core.i18n import N_
+from hexmill.core.lookup import lookup, page_of, reference
 from hexmill.core.pagination import count_of
 from hexmill.factory.inventory import genealogy, ledger
 from hexmill.factory.inventory.filters import (
@@ -104,28 +105,11 @@ def _page(
 ) -> tuple[list[Any], int]:
     ctx.require(VIEW)
     ctx.require_tenant()
-    stmt = flt.apply(stmt, filters or {})
-    total = count_of(session, stmt)
-    return list(session.scalars(stmt.offset(offset).limit(limit))), total
+    return page_of(session, stmt, flt, filters=filters, offset=offset, limit=limit)
 
 
 def _invalid(message: str, field: str, **params: Any) -> InvalidInput:
     return InvalidInput(message, field=field, errors=[FieldError(message, field=field, params=params)], **params)
-
-
-def _ref(session: Session, model: type[Any], obj_id: int, field: str, message: str) -> Any:
-    """Return the object an input names, or InvalidInput on that field (also for another tenant's)."""
-    obj = session.scalar(select(model).where(model.id == obj_id))
-    if obj is None:
-        raise _invalid(message, field, id=obj_id)
-    return obj
-
-
-def _lookup(session: Session, model: type[Any], obj_id: int, message: str) -> Any:
-    obj = session.scalar(select(model).where(model.id == obj_id))
-    if obj is None:
-        raise NotFound(message, id=obj_id)
-    return obj
 
 
 def _unique(
@@ -200,7 +184,7 @@ def list_warehouses(
 def get_warehouse(session: Session, ctx: Context, warehouse_id: int) -> Warehouse:
     """Return one warehouse, or raise NotFound."""
     ctx.require(VIEW)
-    result: Warehouse = _lookup(session, Warehouse, warehouse_id, N_("Warehouse %(id)s not found."))
+    result: Warehouse = lookup(session, Warehouse, warehouse_id, N_("Warehouse %(id)s not found."))
     return result
 
 
@@ -261,14 +245,14 @@ def list_locations(
 def get_location(session: Session, ctx: Context, location_id: int) -> Location:
     """Return one location, or raise NotFound."""
     ctx.require(VIEW)
-    result: Location = _lookup(session, Location, location_id, N_("Location %(id)s not found."))
+    result: Location = lookup(session, Location, location_id, N_("Location %(id)s not found."))
     return result
 
 
 def create_location(session: Session, ctx: Context, *, warehouse_id: int, code: str, name: str) -> Location:
     """Create an internal location (a bin, shelf or area) in a warehouse."""
     ctx.require(SETUP)
-    _ref(session, Warehouse, warehouse_id, "warehouse_id", N_("Warehouse %(id)s not found."))
+    reference(session, Warehouse, warehouse_id, "warehouse_id", N_("Warehouse %(id)s not found."))
     loc = Location(tenant_id=ctx.require_tenant(), warehouse_id=warehouse_id, code=code, name=name, kind="internal")
     session.add(loc)
     _unique(session, Location.code, code, field="code")
@@ -296,7 +280,7 @@ def update_location(session: Session, ctx: Context, location_id: int, **fields: 
     loc = _own_location(session, ctx, location_id)
     changes = {k: v for k, v in fields.items() if v is not None}
     if "warehouse_id" in changes:
-        _ref(session, Warehouse, changes["warehouse_id"], "warehouse_id", N_("Warehouse %(id)s not found."))
+        reference(session, Warehouse, changes["warehouse_id"], "warehouse_id", N_("Warehouse %(id)s not found."))
     for key, value in changes.items():
         setattr(loc, key, value)
     _unique(session, Location.code, loc.code, field="code", exclude=loc.id)
@@ -331,7 +315,7 @@ def delete_location(session: Session, ctx: Context, location_id: int) -> None:
 
 
 def _item(session: Session, item_id: int, field: str = "item_id") -> Item:
-    result: Item = _ref(session, Item, item_id, field, N_("Item %(id)s not found."))
+    result: Item = reference(session, Item, item_id, field, N_("Item %(id)s not found."))
     return result
 
 
@@ -346,7 +330,7 @@ def list_lots(
 def get_lot(session: Session, ctx: Context, lot_id: int) -> Lot:
     """Return one lot or serial number, or raise NotFound."""
     ctx.require(VIEW)
-    result: Lot = _lookup(session, Lot, lot_id, N_("Lot %(id)s not found."))
+    result: Lot = lookup(session, Lot, lot_id, N_("Lot %(id)s not found."))
     return result
 
 
@@ -679,7 +663,7 @@ def list_moves(
 def get_move(session: Session, ctx: Context, move_id: int) -> StockMove:
     """Return one stock move, or raise NotFound."""
     ctx.require(VIEW)
-    result: StockMove = _lookup(session, StockMove, move_id, N_("Stock move %(id)s not found."))
+    result: StockMove = lookup(session, StockMove, move_id, N_("Stock move %(id)s not found."))
     return result
 
 
@@ -727,15 +711,15 @@ def _check_and_add(session: Session, ctx: Context, spec: MoveSpec, *, reversal_o
     """Validate one move against the ledger's rules on the current balances and add it (items locked)."""
     tenant_id = ctx.require_tenant()
     item = _item(session, spec.item_id)
-    src = _ref(session, Location, spec.from_location_id, "from_location_id", N_("Location %(id)s not found."))
-    dst = _ref(session, Location, spec.to_location_id, "to_location_id", N_("Location %(id)s not found."))
+    src = reference(session, Location, spec.from_location_id, "from_location_id", N_("Location %(id)s not found."))
+    dst = reference(session, Location, spec.to_location_id, "to_location_id", N_("Location %(id)s not found."))
     if item.tracking == "none":
         if spec.lot_id is not None:
             raise _invalid(N_("Item %(code)s is not tracked: leave the lot empty."), "lot_id", code=item.code)
     else:
         if spec.lot_id is None:
             raise _invalid(N_("Item %(code)s is tracked: name its lot or serial number."), "lot_id", code=item.code)
-        lot = _ref(session, Lot, spec.lot_id, "lot_id", N_("Lot %(id)s not found."))
+        lot = reference(session, Lot, spec.lot_id, "lot_id", N_("Lot %(id)s not found."))
         if lot.item_id != item.id:
             raise _invalid(N_("Lot %(number)s belongs to another item."), "lot_id", number=lot.number)
     move = ledger.Move(spec.item_id, spec.quantity, src.id, dst.id, spec.lot_id, reversal_of=reversal_of)
@@ -851,7 +835,7 @@ def list_reservations(
 def get_reservation(session: Session, ctx: Context, reservation_id: int) -> Reservation:
     """Return one reservation, or raise NotFound."""
     ctx.require(VIEW)
-    result: Reservation = _lookup(session, Reservation, reservation_id, N_("Reservation %(id)s not found."))
+    result: Reservation = lookup(session, Reservation, reservation_id, N_("Reservation %(id)s not found."))
     return result
 
 
@@ -871,7 +855,7 @@ def create_reservation(
     tenant_id = ctx.require_tenant()
     _lock_items(session, ctx.require_tenant(), [item_id])
     item = _item(session, item_id)
-    loc = _ref(session, Location, location_id, "location_id", N_("Location %(id)s not found."))
+    loc = reference(session, Location, location_id, "location_id", N_("Location %(id)s not found."))
     if loc.kind != "internal":
         raise _invalid(N_("Only stock in a warehouse location can be reserved."), "location_id")
     if (item.tracking == "none") != (lot_id is None):
@@ -882,7 +866,7 @@ def create_reservation(
         )
         raise _invalid(field_msg, "lot_id", code=item.code)
     if lot_id is not None:
-        lot = _ref(session, Lot, lot_id, "lot_id", N_("Lot %(id)s not found."))
+        lot = reference(session, Lot, lot_id, "lot_id", N_("Lot %(id)s not found."))
         if lot.item_id != item.id:
             raise _invalid(N_("Lot %(number)s belongs to another item."), "lot_id", number=lot.number)
     try:
@@ -981,7 +965,7 @@ def list_cycle_counts(
 def get_cycle_count(session: Session, ctx: Context, count_id: int) -> CycleCount:
     """Return one cycle count, or raise NotFound."""
     ctx.require(VIEW)
-    result: CycleCount = _lookup(session, CycleCount, count_id, N_("Cycle count %(id)s not found."))
+    result: CycleCount = lookup(session, CycleCount, count_id, N_("Cycle count %(id)s not found."))
     return result
 
 
@@ -999,7 +983,7 @@ def post_cycle_count(
     tenant_id = ctx.require_tenant()
     _lock_items(session, ctx.require_tenant(), [item_id])
     _item(session, item_id)
-    loc = _ref(session, Location, location_id, "location_id", N_("Location %(id)s not found."))
+    loc = reference(session, Location, location_id, "location_id", N_("Location %(id)s not found."))
     if loc.kind != "internal":
         raise _invalid(N_("Only stock in a warehouse location can be counted."), "location_id")
     adjustment = virtual_locations(session, ctx)["adjustment"]
@@ -1074,7 +1058,7 @@ def list_production_records(
 def get_production_record(session: Session, ctx: Context, record_id: int) -> tuple[ProductionRecord, list[StockMove]]:
     """Return a production record and its moves (consumed first)."""
     ctx.require(VIEW)
-    record: ProductionRecord = _lookup(session, ProductionRecord, record_id, N_("Production record %(id)s not found."))
+    record: ProductionRecord = lookup(session, ProductionRecord, record_id, N_("Production record %(id)s not found."))
     moves = list(
         session.scalars(
             select(StockMove)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import ColumnElement, Select, exists, or_, select
@@ -31,7 +31,7 @@ from hexmill.core.context import Context
 from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.filters import FilterSet
 from hexmill.core.i18n import N_
-from hexmill.core.pagination import count_of
+from hexmill.core.lookup import lookup, page_of, reference
 from hexmill.factory.masterdata import bom as bom_algo
 from hexmill.factory.masterdata import calendar as cal
 from hexmill.factory.masterdata.bom import find_cycle
@@ -62,7 +62,6 @@ from hexmill.factory.masterdata.models import (
 VIEW = "factory.view"
 EDIT = "factory.edit"
 
-M = TypeVar("M", Uom, UomConversion, Item, ItemOptionGroup, ItemOptionValue, Party, Bom, BomLine, WorkCentre, Operation)
 
 # (code, name, category) of the units every enterprise starts with, and the factors between them.
 DEFAULT_UOMS: Final = (
@@ -110,24 +109,7 @@ def _page(
     limit: int,
 ) -> tuple[list[Any], int]:
     ctx.require(VIEW)
-    stmt = flt.apply(stmt, filters or {})
-    total = count_of(session, stmt)
-    return list(session.scalars(stmt.offset(offset).limit(limit))), total
-
-
-def _lookup(session: Session, model: type[M], obj_id: int, message: str) -> M:
-    obj = session.scalar(select(model).where(model.id == obj_id))
-    if obj is None:
-        raise NotFound(message, id=obj_id)
-    return obj
-
-
-def _reference(session: Session, model: type[M], obj_id: int, field: str, message: str) -> M:
-    """Return the object an input names, or InvalidInput on that field (also for another tenant's)."""
-    obj = session.scalar(select(model).where(model.id == obj_id))
-    if obj is None:
-        raise _invalid(message, field, id=obj_id)
-    return obj
+    return page_of(session, stmt, flt, filters=filters, offset=offset, limit=limit)
 
 
 def _invalid(message: str, field: str, **params: Any) -> InvalidInput:
@@ -218,7 +200,7 @@ def list_uoms(
 def get_uom(session: Session, ctx: Context, uom_id: int) -> Uom:
     """Return one unit of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Uom, uom_id, N_("Unit %(id)s not found."))
+    return lookup(session, Uom, uom_id, N_("Unit %(id)s not found."))
 
 
 def create_uom(session: Session, ctx: Context, *, code: str, name: str, category: str) -> Uom:
@@ -236,7 +218,7 @@ def create_uom(session: Session, ctx: Context, *, code: str, name: str, category
 def update_uom(session: Session, ctx: Context, uom_id: int, **fields: Any) -> Uom:
     """Change a unit's code, name or category."""
     ctx.require(EDIT)
-    uom = _lookup(session, Uom, uom_id, N_("Unit %(id)s not found."))
+    uom = lookup(session, Uom, uom_id, N_("Unit %(id)s not found."))
     fields = _clean(fields)
     if "code" in fields:
         _unique_code(session, Uom, fields["code"], uom.id)
@@ -249,7 +231,7 @@ def update_uom(session: Session, ctx: Context, uom_id: int, **fields: Any) -> Uo
 def delete_uom(session: Session, ctx: Context, uom_id: int) -> None:
     """Delete a unit that no item or BOM line uses."""
     ctx.require(EDIT)
-    uom = _lookup(session, Uom, uom_id, N_("Unit %(id)s not found."))
+    uom = lookup(session, Uom, uom_id, N_("Unit %(id)s not found."))
     _refuse_if_used(
         session,
         or_(
@@ -280,7 +262,7 @@ def list_conversions(
 def get_conversion(session: Session, ctx: Context, conversion_id: int) -> UomConversion:
     """Return one conversion of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, UomConversion, conversion_id, N_("Conversion %(id)s not found."))
+    return lookup(session, UomConversion, conversion_id, N_("Conversion %(id)s not found."))
 
 
 def create_conversion(
@@ -295,14 +277,14 @@ def create_conversion(
     """Define that one ``from`` unit is ``factor`` ``to`` units, for every item or only for one."""
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
-    src = _reference(session, Uom, from_uom_id, "from_uom_id", N_("Unit %(id)s does not exist."))
-    dst = _reference(session, Uom, to_uom_id, "to_uom_id", N_("Unit %(id)s does not exist."))
+    src = reference(session, Uom, from_uom_id, "from_uom_id", N_("Unit %(id)s does not exist."))
+    dst = reference(session, Uom, to_uom_id, "to_uom_id", N_("Unit %(id)s does not exist."))
     if src.id == dst.id:
         raise _invalid(N_("A unit converts to itself; choose two different units."), "to_uom_id")
     if factor <= 0:
         raise _invalid(N_("The factor must be greater than zero."), "factor")
     if item_id is not None:
-        _reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
+        reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
     elif src.category != dst.category:
         raise _invalid(
             N_("%(from_unit)s and %(to_unit)s measure different things; convert them for one item only."),
@@ -339,7 +321,7 @@ def create_conversion(
 def update_conversion(session: Session, ctx: Context, conversion_id: int, *, factor: Decimal) -> UomConversion:
     """Change a conversion's factor."""
     ctx.require(EDIT)
-    conv = _lookup(session, UomConversion, conversion_id, N_("Conversion %(id)s not found."))
+    conv = lookup(session, UomConversion, conversion_id, N_("Conversion %(id)s not found."))
     if factor <= 0:
         raise _invalid(N_("The factor must be greater than zero."), "factor")
     conv.factor = factor
@@ -351,7 +333,7 @@ def update_conversion(session: Session, ctx: Context, conversion_id: int, *, fac
 def delete_conversion(session: Session, ctx: Context, conversion_id: int) -> None:
     """Delete a conversion."""
     ctx.require(EDIT)
-    conv = _lookup(session, UomConversion, conversion_id, N_("Conversion %(id)s not found."))
+    conv = lookup(session, UomConversion, conversion_id, N_("Conversion %(id)s not found."))
     session.delete(conv)
     session.flush()
     _audit(session, ctx, "delete", "conversion", obj_id=conversion_id, detail={})
@@ -412,8 +394,8 @@ def convert_quantity(
         InvalidInput: A unit does not exist, or no factor connects the two units (the message names both).
     """
     item = get_item(session, ctx, item_id)
-    src = _reference(session, Uom, from_uom_id, "from_uom_id", N_("Unit %(id)s does not exist."))
-    dst = _reference(session, Uom, to_uom_id, "to_uom_id", N_("Unit %(id)s does not exist."))
+    src = reference(session, Uom, from_uom_id, "from_uom_id", N_("Unit %(id)s does not exist."))
+    dst = reference(session, Uom, to_uom_id, "to_uom_id", N_("Unit %(id)s does not exist."))
     factor = _conversion_factor(session, item.id, src.id, dst.id)
     if factor is None:
         raise _invalid(
@@ -487,7 +469,7 @@ def create_item(
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
     _unique_code(session, Item, code, None)
-    _reference(session, Uom, uom_id, "uom_id", N_("Unit %(id)s does not exist."))
+    reference(session, Uom, uom_id, "uom_id", N_("Unit %(id)s does not exist."))
     item = Item(
         tenant_id=tenant_id,
         code=code,
@@ -514,7 +496,7 @@ def update_item(session: Session, ctx: Context, item_id: int, **fields: Any) -> 
     if "code" in fields:
         _unique_code(session, Item, fields["code"], item.id)
     if "uom_id" in fields and fields["uom_id"] != item.uom_id:
-        _reference(session, Uom, fields["uom_id"], "uom_id", N_("Unit %(id)s does not exist."))
+        reference(session, Uom, fields["uom_id"], "uom_id", N_("Unit %(id)s does not exist."))
         _refuse_if_used(
             session,
             select(BomLine.id).where(BomLine.component_id == item.id).exists(),
@@ -644,7 +626,7 @@ def list_parties(
 def get_party(session: Session, ctx: Context, party_id: int) -> Party:
     """Return one party of the enterprise, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Party, party_id, N_("Party %(id)s not found."))
+    return lookup(session, Party, party_id, N_("Party %(id)s not found."))
 
 
 def _check_party(session: Session, ctx: Context, fields: Mapping[str, Any], current: Party | None) -> None:
@@ -754,7 +736,7 @@ def create_bom(
     """Create an empty BOM version of an item; a default version takes the flag from the others."""
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
-    item = _reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
+    item = reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
     _check_dates(effective_from, effective_to)
     if session.scalar(select(Bom.id).where(Bom.item_id == item.id, Bom.version == version)) is not None:
         raise Conflict(N_("Version %(version)s of this BOM already exists."), field="version", version=version)
@@ -833,7 +815,7 @@ def _refuse_cycle(session: Session, parent_id: int, component_id: int) -> None:
 def _line_fields(session: Session, ctx: Context, bom: Bom, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Check a line's references and compute its quantity in the component's base unit."""
     out = dict(fields)
-    component = _reference(session, Item, fields["component_id"], "component_id", N_("Item %(id)s does not exist."))
+    component = reference(session, Item, fields["component_id"], "component_id", N_("Item %(id)s does not exist."))
     uom_id = fields.get("uom_id") or component.uom_id
     out["uom_id"] = uom_id
     scrap = fields.get("scrap_factor", Decimal(0))
@@ -843,7 +825,7 @@ def _line_fields(session: Session, ctx: Context, bom: Bom, fields: Mapping[str, 
         raise _invalid(N_("The quantity must be greater than zero."), "quantity")
     option_value_id = fields.get("option_value_id")
     if option_value_id is not None:
-        value = _reference(
+        value = reference(
             session, ItemOptionValue, option_value_id, "option_value_id", N_("Option value %(id)s does not exist.")
         )
         if value.group.item_id != bom.item_id:
@@ -1173,7 +1155,7 @@ def list_operations(
 def get_operation(session: Session, ctx: Context, operation_id: int) -> Operation:
     """Return one routing operation, or raise NotFound."""
     ctx.require(VIEW)
-    return _lookup(session, Operation, operation_id, N_("Operation %(id)s not found."))
+    return lookup(session, Operation, operation_id, N_("Operation %(id)s not found."))
 
 
 def _unique_sequence(session: Session, item_id: int, sequence: int, exclude: int | None) -> None:
@@ -1190,8 +1172,8 @@ def create_operation(
     """Add an operation to an item's routing."""
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
-    _reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
-    _reference(session, WorkCentre, work_centre_id, "work_centre_id", N_("Work centre %(id)s does not exist."))
+    reference(session, Item, item_id, "item_id", N_("Item %(id)s does not exist."))
+    reference(session, WorkCentre, work_centre_id, "work_centre_id", N_("Work centre %(id)s does not exist."))
     _unique_sequence(session, item_id, sequence, None)
     op = Operation(
         tenant_id=tenant_id, item_id=item_id, sequence=sequence, name=name, work_centre_id=work_centre_id, **fields
@@ -1210,7 +1192,7 @@ def update_operation(
     op = get_operation(session, ctx, operation_id)
     fields = _clean(fields)
     if "work_centre_id" in fields:
-        _reference(
+        reference(
             session, WorkCentre, fields["work_centre_id"], "work_centre_id", N_("Work centre %(id)s does not exist.")
         )
     if "sequence" in fields:

@@ -30,7 +30,8 @@ from hexmill.core.clock import utcnow
 from hexmill.core.context import Context
 from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
-from hexmill.core.pagination import MAX_LIMIT, count_of
+from hexmill.core.lookup import page_of
+from hexmill.core.pagination import MAX_LIMIT
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.purchasing import receiving
@@ -110,9 +111,8 @@ def list_purchase_orders(
     """Return one page of purchase orders, newest first, and their total."""
     ctx.require(VIEW)
     ctx.require_tenant()
-    stmt = ORDER_FILTERS.apply(select(PurchaseOrder).order_by(PurchaseOrder.id.desc()), filters or {})
-    total = count_of(session, stmt)
-    return list(session.scalars(stmt.offset(offset).limit(limit))), total
+    stmt = select(PurchaseOrder).order_by(PurchaseOrder.id.desc())
+    return page_of(session, stmt, ORDER_FILTERS, filters=filters, offset=offset, limit=limit)
 
 
 def get_purchase_order(session: Session, ctx: Context, order_id: int) -> PurchaseOrder:
