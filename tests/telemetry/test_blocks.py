@@ -46,11 +46,24 @@ def test_regular_points_compress_well() -> None:
 
 
 @given(st.binary(max_size=64), st.integers(0, 50))
-def test_a_damaged_segment_is_refused_with_a_reason(data: bytes, n: int) -> None:
+def test_arbitrary_bytes_either_decode_whole_or_are_refused_with_a_reason(data: bytes, n: int) -> None:
     try:
-        blocks.decode_segment(data, n, 0)
+        ts, values, quality = blocks.decode_segment(data, n, 0)
     except blocks.BlockError as exc:
         assert "segment" in str(exc)
+    else:  # only bytes that really are a segment of n points get here
+        assert (ts.size, values.size, quality.size) == (n, n, n)
+
+
+def test_a_damaged_segment_is_refused() -> None:
+    ts = BASE + np.arange(10, dtype=np.int64) * 1_000_000
+    good = blocks.encode_segment(ts, np.arange(10, dtype=np.float64), np.zeros(10, dtype=np.uint8))
+    with pytest.raises(blocks.BlockError, match="decompress"):
+        blocks.decode_segment(good[:-3], 10, BASE)
+    with pytest.raises(blocks.BlockError, match="expected 187"):
+        blocks.decode_segment(good, 11, BASE)
+    with pytest.raises(blocks.BlockError, match="texts"):
+        blocks.decode_texts(blocks.encode_texts(["a", None]), 3)
 
 
 def test_the_newest_copy_of_a_point_wins_whatever_the_input_order() -> None:
