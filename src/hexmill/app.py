@@ -211,9 +211,14 @@ def _domain_routers() -> list[Any]:
     from hexmill.connect.http.api import router as ingest_router  # noqa: PLC0415 - as above
     from hexmill.connect.opcua.api import router as opcua_router  # noqa: PLC0415 - as above
     from hexmill.connect.registry.api import router as devices_router  # noqa: PLC0415 - as above
+    from hexmill.factory.imports.api import router as imports_router  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.api import router as inventory_router  # noqa: PLC0415 - as above
+    from hexmill.factory.maintenance.api import router as maintenance_router  # noqa: PLC0415 - as above
     from hexmill.factory.masterdata.api import router as masterdata_router  # noqa: PLC0415 - as above
+    from hexmill.factory.production.api import router as production_router  # noqa: PLC0415 - as above
     from hexmill.factory.purchasing.api import router as purchasing_router  # noqa: PLC0415 - as above
+    from hexmill.factory.quality.api import router as quality_router  # noqa: PLC0415 - as above
+    from hexmill.factory.sales.api import router as sales_router  # noqa: PLC0415 - as above
     from hexmill.telemetry.api import router as telemetry_router  # noqa: PLC0415 - as above
 
     return [
@@ -225,6 +230,11 @@ def _domain_routers() -> list[Any]:
         masterdata_router,
         inventory_router,
         purchasing_router,
+        sales_router,
+        production_router,
+        quality_router,
+        maintenance_router,
+        imports_router,
     ]
 
 

@@ -36,12 +36,21 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     Permission("inventory.move", N_("Receive, issue, transfer, reserve and count stock")),
     Permission("purchasing.view", N_("See purchase orders and their receipts")),
     Permission("purchasing.edit", N_("Create, confirm and cancel purchase orders and receive against them")),
+    Permission("sales.view", N_("See quotations, sales orders, deliveries and returns")),
+    Permission("sales.edit", N_("Quote, take orders, deliver and take returns")),
+    Permission("production.view", N_("See work orders, their operations and shop-floor reports")),
+    Permission("production.edit", N_("Create, release and close work orders")),
+    Permission("production.report", N_("Report operations on the shop floor: start, pause, finish, good and scrap")),
+    Permission("quality.view", N_("See inspection plans, inspections, nonconformances and capability")),
+    Permission("quality.edit", N_("Define inspection plans, record inspections and decide dispositions")),
+    Permission("maintenance.view", N_("See maintenance orders, preventive plans and reliability figures")),
+    Permission("maintenance.edit", N_("Create and close maintenance orders and preventive plans, record usage")),
 )
 PERMISSION_CODES: Final[frozenset[str]] = frozenset(p.code for p in PERMISSIONS)
 
 PLATFORM_ADMIN: Final = "platform_admin"
 _READ_MACHINES: Final = ("devices.view", "telemetry.view")
-_READ_FACTORY: Final = ("factory.view", "inventory.view")
+_READ_FACTORY: Final = ("factory.view", "inventory.view", "production.view", "quality.view", "maintenance.view")
 
 # Built-in roles: name -> (description msgid, permissions). "platform_admin" is the user flag
 # ``is_platform_admin``, listed here so the console can show it beside the others.
@@ -56,6 +65,9 @@ BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
                 "factory.edit",
                 "purchasing.view",
                 "purchasing.edit",
+                "sales.view",
+                "sales.edit",
+                "production.edit",
                 *_READ_FACTORY,
                 *_READ_MACHINES,
             }
@@ -63,18 +75,28 @@ BUILTIN_ROLES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     ),
     "operator": (
         N_("Reports on the shop floor; reads assets"),
-        frozenset({"assets.view", "inventory.move", *_READ_FACTORY, *_READ_MACHINES}),
+        frozenset({"assets.view", "inventory.move", "production.report", *_READ_FACTORY, *_READ_MACHINES}),
     ),
     "quality": (
         N_("Quality staff; reads assets"),
-        frozenset({"assets.view", "purchasing.view", *_READ_FACTORY, *_READ_MACHINES}),
+        frozenset({"assets.view", "purchasing.view", "sales.view", "quality.edit", *_READ_FACTORY, *_READ_MACHINES}),
     ),
     "maintenance": (
         N_("Maintains equipment; edits assets"),
-        frozenset({"assets.view", "assets.edit", "devices.manage", "factory.view", *_READ_MACHINES}),
+        frozenset(
+            {
+                "assets.view",
+                "assets.edit",
+                "devices.manage",
+                "factory.view",
+                "maintenance.view",
+                "maintenance.edit",
+                *_READ_MACHINES,
+            }
+        ),
     ),
     "viewer": (
         N_("Reads everything, changes nothing"),
-        frozenset({"assets.view", "users.view", "purchasing.view", *_READ_FACTORY, *_READ_MACHINES}),
+        frozenset({"assets.view", "users.view", "purchasing.view", "sales.view", *_READ_FACTORY, *_READ_MACHINES}),
     ),
 }

@@ -36,6 +36,11 @@ DOMAIN_TEMPLATE_DIRS = {
     "inventory": "factory/inventory",
     "purchasing": "factory/purchasing",
     "factory": "factory/masterdata",
+    "sales": "factory/sales",
+    "production": "factory/production",
+    "quality": "factory/quality",
+    "maintenance": "factory/maintenance",
+    "imports": "factory/imports",
 }
 
 

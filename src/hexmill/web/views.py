@@ -39,9 +39,14 @@ def mount(app: FastAPI) -> None:
     app.include_router(admin.router)
     from hexmill.assets.views import router as asset_pages  # noqa: PLC0415 - pages load when mounted, not on import
     from hexmill.connect.registry.views import router as device_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.imports.views import router as import_pages  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.views import router as inventory_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.maintenance.views import router as maintenance_pages  # noqa: PLC0415 - as above
     from hexmill.factory.masterdata.views import router as factory_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.production.views import router as production_pages  # noqa: PLC0415 - as above
     from hexmill.factory.purchasing.views import router as purchasing_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.quality.views import router as quality_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.sales.views import router as sales_pages  # noqa: PLC0415 - as above
     from hexmill.telemetry.views import router as telemetry_pages  # noqa: PLC0415 - as above
 
     app.include_router(asset_pages)
@@ -50,6 +55,11 @@ def mount(app: FastAPI) -> None:
     app.include_router(inventory_pages)
     app.include_router(factory_pages)
     app.include_router(purchasing_pages)
+    app.include_router(sales_pages)
+    app.include_router(production_pages)
+    app.include_router(quality_pages)
+    app.include_router(maintenance_pages)
+    app.include_router(import_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

@@ -1,0 +1,1 @@
+"""Factory maintenance: maintenance orders, preventive plans and usage counters."""

@@ -1,0 +1,1 @@
+"""Factory quality: inspection plans, inspections and results, nonconformances and dispositions."""

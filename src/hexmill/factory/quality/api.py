@@ -1,0 +1,7 @@
+"""REST API of quality."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/factory")

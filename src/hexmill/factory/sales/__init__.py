@@ -1,0 +1,1 @@
+"""Factory sales: quotations, sales orders, deliveries and returns."""
