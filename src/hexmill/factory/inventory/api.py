@@ -6,8 +6,6 @@ Every list answers JSON pages, or CSV (``?format=csv``: every matching row, up t
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -16,6 +14,7 @@ from pydantic import BaseModel
 
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
+from hexmill.core.export import CSV_RESPONSE, csv_of_schema
 from hexmill.core.pagination import Page
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.inventory import service
@@ -81,23 +80,6 @@ Viewer = Annotated[Context, Depends(viewer)]
 Mover = Annotated[Context, Depends(mover)]
 Setup = Annotated[Context, Depends(setup)]
 Format = Annotated[Literal["json", "csv"], Query(alias="format", description="json (a page) or csv (every row)")]
-CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
-
-
-def _csv(schema: type[BaseModel], rows: Sequence[Any], name: str) -> Response:
-    """Return rows as a CSV download with one column per field of ``schema``."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    fields = list(schema.model_fields)
-    writer.writerow(fields)
-    for row in rows:
-        data = schema.model_validate(row).model_dump(mode="json")
-        writer.writerow(["" if data[f] is None else data[f] for f in fields])
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
 
 
 def _listing(
@@ -110,8 +92,7 @@ def _listing(
     limit: int,
 ) -> Page[S] | Response:
     if fmt == "csv":
-        rows, _total = fetch(offset=0, limit=CSV_MAX_ROWS)
-        return _csv(schema, rows, name)
+        return csv_of_schema(name, schema, lambda o: fetch(offset=o, limit=CSV_MAX_ROWS))
     rows, total = fetch(offset=offset, limit=limit)
     return Page[schema](  # type: ignore[valid-type]
         items=[schema.model_validate(r) for r in rows], total=total, offset=offset, limit=limit

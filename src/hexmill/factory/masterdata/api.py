@@ -6,9 +6,7 @@ filter sets as the console.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -19,6 +17,7 @@ from pydantic import AwareDatetime
 from hexmill.core.clock import utcnow
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
+from hexmill.core.export import csv_download
 from hexmill.core.pagination import MAX_LIMIT, Page
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.masterdata import service
@@ -95,45 +94,6 @@ NO_CONTENT = status.HTTP_204_NO_CONTENT
 CREATED = status.HTTP_201_CREATED
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    text = str(value)
-    # A leading =, +, - or @ would make a spreadsheet run the cell as a formula (CSV injection).
-    return "'" + text if text[:1] in {"=", "+", "-", "@"} and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except ArithmeticError:
-        return False
-    return True
-
-
-def _csv(name: str, columns: Sequence[str], fetch: Callable[[int], tuple[list[Any], int]]) -> Response:
-    """Render every row of a list (fetched page by page) as CSV with the given attribute columns."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    offset = 0
-    while True:
-        rows, total = fetch(offset)
-        writer.writerows([_cell(getattr(row, c)) for c in columns] for row in rows)
-        offset += len(rows)
-        if not rows or offset >= total:
-            break
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
-
-
 def _page(model: Any, rows: Iterable[Any], total: int, offset: int, limit: int) -> Any:
     return Page[model](items=[model.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
 
@@ -190,7 +150,9 @@ def list_uoms(db: DbSession, ctx: Viewer, filters: UomFilters, offset: Offset = 
 @router.get("/uoms.csv", tags=[TAG], response_class=Response)
 def export_uoms(db: DbSession, ctx: Viewer, filters: UomFilters) -> Response:
     """Export the units of measure as CSV."""
-    return _csv("uoms", UOM_COLUMNS, lambda o: service.list_uoms(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE))
+    return csv_download(
+        "uoms", UOM_COLUMNS, lambda o: service.list_uoms(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE)
+    )
 
 
 @router.post("/uoms", response_model=UomRead, status_code=CREATED, tags=[TAG])
@@ -233,7 +195,7 @@ def list_conversions(
 @router.get("/conversions.csv", tags=[TAG], response_class=Response)
 def export_conversions(db: DbSession, ctx: Viewer, filters: ConversionFilters) -> Response:
     """Export the unit conversions as CSV."""
-    return _csv(
+    return csv_download(
         "conversions",
         CONVERSION_COLUMNS,
         lambda o: service.list_conversions(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE),
@@ -278,7 +240,7 @@ def list_items(db: DbSession, ctx: Viewer, filters: ItemFilters, offset: Offset 
 @router.get("/items.csv", tags=[TAG], response_class=Response)
 def export_items(db: DbSession, ctx: Viewer, filters: ItemFilters) -> Response:
     """Export the items as CSV."""
-    return _csv(
+    return csv_download(
         "items", ITEM_COLUMNS, lambda o: service.list_items(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE)
     )
 
@@ -381,7 +343,7 @@ def list_parties(db: DbSession, ctx: Viewer, filters: PartyFilters, offset: Offs
 @router.get("/parties.csv", tags=[TAG], response_class=Response)
 def export_parties(db: DbSession, ctx: Viewer, filters: PartyFilters) -> Response:
     """Export the customers and suppliers as CSV."""
-    return _csv(
+    return csv_download(
         "parties",
         PARTY_COLUMNS,
         lambda o: service.list_parties(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE),
@@ -426,7 +388,9 @@ def list_boms(db: DbSession, ctx: Viewer, filters: BomFilters, offset: Offset = 
 @router.get("/boms.csv", tags=[TAG], response_class=Response)
 def export_boms(db: DbSession, ctx: Viewer, filters: BomFilters) -> Response:
     """Export the BOM headers as CSV."""
-    return _csv("boms", BOM_COLUMNS, lambda o: service.list_boms(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE))
+    return csv_download(
+        "boms", BOM_COLUMNS, lambda o: service.list_boms(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE)
+    )
 
 
 @router.post("/boms", response_model=BomRead, status_code=CREATED, tags=[TAG])
@@ -489,7 +453,7 @@ def list_operations(
 @router.get("/operations.csv", tags=[TAG], response_class=Response)
 def export_operations(db: DbSession, ctx: Viewer, filters: OperationFilters) -> Response:
     """Export routing operations as CSV."""
-    return _csv(
+    return csv_download(
         "operations",
         OPERATION_COLUMNS,
         lambda o: service.list_operations(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE),
@@ -536,7 +500,7 @@ def list_work_centres(
 @router.get("/work-centres.csv", tags=[TAG], response_class=Response)
 def export_work_centres(db: DbSession, ctx: Viewer, filters: WorkCentreFilters) -> Response:
     """Export the work centres as CSV."""
-    return _csv(
+    return csv_download(
         "work-centres",
         WORK_CENTRE_COLUMNS,
         lambda o: service.list_work_centres(db, ctx, filters=filters, offset=o, limit=EXPORT_PAGE),

@@ -6,15 +6,13 @@ same filter set as the console.
 
 from __future__ import annotations
 
-import csv
-import io
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
+from hexmill.core.export import csv_download
 from hexmill.core.pagination import MAX_LIMIT, Page
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.purchasing import service
@@ -63,16 +61,6 @@ Receiver = Annotated[Context, Depends(receiver)]
 OrderFilters = Annotated[dict[str, Any], Depends(ORDER_FILTERS.dependency())]
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    text = str(value)
-    # A leading =, +, - or @ would make a spreadsheet run the cell as a formula (CSV injection).
-    return "'" + text if text[:1] in {"=", "+", "-", "@"} else text
-
-
 @router.get("/purchase-orders", response_model=Page[OrderRead], tags=[TAG])
 def list_purchase_orders(
     db: DbSession, ctx: Viewer, filters: OrderFilters, offset: Offset = 0, limit: Limit = 50
@@ -85,20 +73,10 @@ def list_purchase_orders(
 @router.get("/purchase-orders.csv", tags=[TAG], response_class=Response)
 def export_purchase_orders(db: DbSession, ctx: Viewer, filters: OrderFilters) -> Response:
     """Export every purchase order matching the filters as CSV."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    offset = 0
-    while True:
-        rows, total = service.list_purchase_orders(db, ctx, filters=filters, offset=offset, limit=MAX_LIMIT)
-        writer.writerows([_cell(getattr(row, c)) for c in CSV_COLUMNS] for row in rows)
-        offset += len(rows)
-        if not rows or offset >= total:
-            break
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="purchase-orders.csv"'},
+    return csv_download(
+        "purchase-orders",
+        CSV_COLUMNS,
+        lambda o: service.list_purchase_orders(db, ctx, filters=filters, offset=o, limit=MAX_LIMIT),
     )
 
 
