@@ -53,13 +53,14 @@ def mount(app: FastAPI) -> None:
     app.include_router(device_pages)
     app.include_router(telemetry_pages)
     app.include_router(inventory_pages)
+    # Before master data: its /factory/{slug} list pages would otherwise take /factory/import.
+    app.include_router(import_pages)
     app.include_router(factory_pages)
     app.include_router(purchasing_pages)
     app.include_router(sales_pages)
     app.include_router(production_pages)
     app.include_router(quality_pages)
     app.include_router(maintenance_pages)
-    app.include_router(import_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
