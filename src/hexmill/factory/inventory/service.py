@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
@@ -1289,3 +1290,100 @@ def describe(
         else {},
         "locations": {r.id: r.code for r in session.execute(select(Location.id, Location.code))},
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Stock flows (for the factory KPIs)
+# ---------------------------------------------------------------------------------------------
+
+
+class ItemFlow(NamedTuple):
+    """An item's stock over a window: on hand (internal locations) at its start and end, what left it."""
+
+    item_id: int
+    opening: Decimal
+    closing: Decimal
+    outflow: Decimal
+    """Shipped to customers and consumed by production, less reversals of either."""
+    produced: Decimal
+    """Received from production, less reversals."""
+
+
+class FlowMove(NamedTuple):
+    """A move into stock from production, or out of stock to a customer, with its time."""
+
+    item_id: int
+    at: datetime
+    quantity: Decimal
+
+
+def stock_flows(session: Session, ctx: Context, *, since: datetime, until: datetime) -> list[ItemFlow]:
+    """Return per item the internal on-hand at ``since`` and ``until`` and the flows between them.
+
+    One pass over the ledger up to ``until`` (Core, tenant named on every table): signed sums over
+    internal locations before each bound, and the quantities that crossed to and from the
+    customer and production locations inside the window.
+    """
+    ctx.require(VIEW)
+    tenant_id = ctx.require_tenant()
+    src, dst = aliased(Location), aliased(Location)
+    q = _micro(StockMove.quantity)
+    internal_delta = case((dst.kind == "internal", q), else_=0) - case((src.kind == "internal", q), else_=0)
+    inside = and_(StockMove.created_at >= since, StockMove.created_at < until)
+    out_kinds = ("customer", "production")
+    original, reversal = StockMove.reversal_of.is_(None), StockMove.reversal_of.is_not(None)
+    # A reversal runs the other way: one of a consumption looks like output and one of output like a
+    # consumption, so each sum takes originals one way and reversals the other.
+    leaving = and_(inside, original, src.kind == "internal", dst.kind.in_(out_kinds))
+    undoing = and_(inside, reversal, src.kind.in_(out_kinds), dst.kind == "internal")
+    made = and_(inside, original, src.kind == "production", dst.kind == "internal")
+    made_undone = and_(inside, reversal, src.kind == "internal", dst.kind == "production")
+    stmt = (
+        select(
+            StockMove.item_id,
+            func.sum(case((StockMove.created_at < since, internal_delta), else_=0)).label("opening"),
+            func.sum(internal_delta).label("closing"),
+            func.sum(case((leaving, q), (undoing, -q), else_=0)).label("outflow"),
+            func.sum(case((made, q), (made_undone, -q), else_=0)).label("produced"),
+        )
+        .join(src, and_(src.id == StockMove.from_location_id, src.tenant_id == tenant_id))
+        .join(dst, and_(dst.id == StockMove.to_location_id, dst.tenant_id == tenant_id))
+        .where(StockMove.tenant_id == tenant_id, StockMove.created_at < until)
+        .group_by(StockMove.item_id)
+        .order_by(StockMove.item_id)
+    )
+    rows = session.connection().execute(stmt).all()
+    return [
+        ItemFlow(
+            r.item_id,
+            _from_micro(r.opening),
+            _from_micro(r.closing),
+            _from_micro(r.outflow),
+            _from_micro(r.produced),
+        )
+        for r in rows
+    ]
+
+
+def production_output(session: Session, ctx: Context, *, since: datetime, until: datetime) -> list[FlowMove]:
+    """Return every receipt from production into stock inside the window that was not reversed."""
+    ctx.require(VIEW)
+    tenant_id = ctx.require_tenant()
+    src, dst = aliased(Location), aliased(Location)
+    undo = aliased(StockMove)
+    stmt = (
+        select(StockMove.item_id, StockMove.created_at, StockMove.quantity)
+        .join(src, and_(src.id == StockMove.from_location_id, src.tenant_id == tenant_id))
+        .join(dst, and_(dst.id == StockMove.to_location_id, dst.tenant_id == tenant_id))
+        .where(
+            StockMove.tenant_id == tenant_id,
+            StockMove.created_at >= since,
+            StockMove.created_at < until,
+            StockMove.reversal_of.is_(None),
+            src.kind == "production",
+            dst.kind == "internal",
+            ~exists().where(undo.tenant_id == tenant_id, undo.reversal_of == StockMove.id),
+        )
+        .order_by(StockMove.created_at)
+    )
+    return [FlowMove(r.item_id, r.created_at, r.quantity) for r in session.connection().execute(stmt)]
