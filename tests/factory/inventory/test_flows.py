@@ -11,7 +11,7 @@ from hexmill.factory.inventory import service
 from tests.factory.inventory.conftest import Plant
 
 
-def _move(plant: Plant, item: str, qty: str, src: str, dst: str, lot: str | None = None) -> int:
+def _move(plant: Plant, item: str, qty: str, src: str, dst: str, *, lot: str | None = None) -> int:
     with plant.session() as (s, ctx):
         return service.post_move(
             s,
