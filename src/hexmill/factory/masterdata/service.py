@@ -14,7 +14,7 @@ first time it lists its units or opens an item form, if it has no unit at all; s
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -1212,3 +1212,19 @@ def delete_operation(session: Session, ctx: Context, operation_id: int) -> None:
     session.delete(op)
     session.flush()
     _audit(session, ctx, "delete", "operation", obj_id=operation_id, detail={"sequence": op.sequence})
+
+
+def labels(
+    session: Session, ctx: Context, *, item_ids: Iterable[int] = (), party_ids: Iterable[int] = ()
+) -> dict[str, dict[int, tuple[str, str]]]:
+    """Return (code, name) of the given items and parties by id, in one query each."""
+    ctx.require(VIEW)
+    items, parties = set(item_ids), set(party_ids)
+    out: dict[str, dict[int, tuple[str, str]]] = {"items": {}, "parties": {}}
+    if items:
+        rows = session.execute(select(Item.id, Item.code, Item.name).where(Item.id.in_(items)))
+        out["items"] = {r.id: (r.code, r.name) for r in rows}
+    if parties:
+        rows = session.execute(select(Party.id, Party.code, Party.name).where(Party.id.in_(parties)))
+        out["parties"] = {r.id: (r.code, r.name) for r in rows}
+    return out
