@@ -11,6 +11,7 @@ from tests.factory.masterdata.conftest import Scoped
 def test_labels_name_items_and_parties_of_the_enterprise_only(scoped_factory: Callable[..., Scoped]) -> None:
     ours, theirs = scoped_factory(), scoped_factory()
     foreign = service.create_party(theirs.session, theirs.ctx, code="X", name="Elsewhere", is_customer=True).id
+    theirs.session.commit()
     s, ctx = ours.session, ours.ctx
     uom = service.create_uom(s, ctx, code="pc", name="Piece", category="count")
     item = service.create_item(s, ctx, code="BOLT", name="Bolt", kind="raw", uom_id=uom.id)
