@@ -130,6 +130,12 @@ class Inspection(TenantOwned, Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+    nonconformances: Mapped[list[Nonconformance]] = relationship(viewonly=True, order_by="Nonconformance.id")
+
+    @property
+    def nonconformance_ids(self) -> list[int]:
+        """Return the ids of the nonconformances this inspection opened."""
+        return [nc.id for nc in self.nonconformances]
 
 
 class InspectionResult(TenantOwned, Base):
