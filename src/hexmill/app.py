@@ -213,6 +213,7 @@ def _domain_routers() -> list[Any]:
     from hexmill.connect.registry.api import router as devices_router  # noqa: PLC0415 - as above
     from hexmill.factory.imports.api import router as imports_router  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.api import router as inventory_router  # noqa: PLC0415 - as above
+    from hexmill.factory.kpi.api import router as kpi_router  # noqa: PLC0415 - as above
     from hexmill.factory.maintenance.api import router as maintenance_router  # noqa: PLC0415 - as above
     from hexmill.factory.masterdata.api import router as masterdata_router  # noqa: PLC0415 - as above
     from hexmill.factory.production.api import router as production_router  # noqa: PLC0415 - as above
@@ -235,6 +236,7 @@ def _domain_routers() -> list[Any]:
         quality_router,
         maintenance_router,
         imports_router,
+        kpi_router,
     ]
 
 

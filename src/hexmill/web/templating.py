@@ -41,6 +41,7 @@ DOMAIN_TEMPLATE_DIRS = {
     "quality": "factory/quality",
     "maintenance": "factory/maintenance",
     "imports": "factory/imports",
+    "kpi": "factory/kpi",
 }
 
 

@@ -41,6 +41,7 @@ def mount(app: FastAPI) -> None:
     from hexmill.connect.registry.views import router as device_pages  # noqa: PLC0415 - as above
     from hexmill.factory.imports.views import router as import_pages  # noqa: PLC0415 - as above
     from hexmill.factory.inventory.views import router as inventory_pages  # noqa: PLC0415 - as above
+    from hexmill.factory.kpi.views import router as kpi_pages  # noqa: PLC0415 - as above
     from hexmill.factory.maintenance.views import router as maintenance_pages  # noqa: PLC0415 - as above
     from hexmill.factory.masterdata.views import router as factory_pages  # noqa: PLC0415 - as above
     from hexmill.factory.production.views import router as production_pages  # noqa: PLC0415 - as above
@@ -53,8 +54,9 @@ def mount(app: FastAPI) -> None:
     app.include_router(device_pages)
     app.include_router(telemetry_pages)
     app.include_router(inventory_pages)
-    # Before master data: its /factory/{slug} list pages would otherwise take /factory/import.
+    # Before master data: its /factory/{slug} list pages would otherwise take /factory/import and /overview.
     app.include_router(import_pages)
+    app.include_router(kpi_pages)
     app.include_router(factory_pages)
     app.include_router(purchasing_pages)
     app.include_router(sales_pages)
