@@ -115,7 +115,11 @@ class MaintenanceOrder(TenantOwned, Base):
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("factory_maintenance_plans.id", ondelete="SET NULL"))
     failure_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("factory_failure_codes.id", ondelete="RESTRICT"), index=True
+        # The conventional name would exceed PostgreSQL's 63 characters.
+        ForeignKey(
+            "factory_failure_codes.id", ondelete="RESTRICT", name="fk_factory_maintenance_orders_failure_code_id"
+        ),
+        index=True,
     )
     failure_at: Mapped[datetime | None] = mapped_column()
     repair_start_at: Mapped[datetime | None] = mapped_column()

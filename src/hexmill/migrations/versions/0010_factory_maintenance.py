@@ -108,7 +108,12 @@ def upgrade() -> None:
         *_tenant("factory_maintenance_orders"),
         _fk("factory_maintenance_orders", "equipment_id", "asset_equipment"),
         _fk("factory_maintenance_orders", "plan_id", "factory_maintenance_plans", "SET NULL"),
-        _fk("factory_maintenance_orders", "failure_code_id", "factory_failure_codes"),
+        sa.ForeignKeyConstraint(
+            ["failure_code_id"],
+            ["factory_failure_codes.id"],
+            name="fk_factory_maintenance_orders_failure_code_id",
+            ondelete="RESTRICT",
+        ),
         sa.CheckConstraint("kind IN ('corrective', 'preventive')", name="ck_factory_maintenance_orders_kind"),
         sa.CheckConstraint(
             "priority IN ('low', 'normal', 'high', 'urgent')", name="ck_factory_maintenance_orders_priority"
