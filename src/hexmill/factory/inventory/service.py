@@ -1085,21 +1085,74 @@ def post_production(
     The links are the genealogy: every output lot of the record was made from every component lot.
     """
     ctx.require(MOVE)
-    tenant_id = ctx.require_tenant()
+    ctx.require_tenant()
     if not produced:
         raise _invalid(N_("A production record needs at least one output."), "produced")
-    _lock_items(session, ctx.require_tenant(), [line.item_id for line in (*consumed, *produced)])
-    production = virtual_locations(session, ctx)["production"]
-    record = ProductionRecord(
-        tenant_id=tenant_id,
+    record, _ = add_to_production(
+        session,
+        ctx,
+        None,
+        consumed=consumed,
+        produced=produced,
         reference_type=reference_type,
         reference_id=reference_id,
         note=note,
-        user_id=ctx.user_id,
-        username=ctx.username,
     )
-    session.add(record)
-    session.flush()
+    return record
+
+
+def add_to_production(
+    session: Session,
+    ctx: Context,
+    record_id: int | None,
+    *,
+    consumed: Sequence[ProductionLine] = (),
+    produced: Sequence[ProductionLine] = (),
+    reference_type: str = "",
+    reference_id: str = "",
+    note: str = "",
+) -> tuple[ProductionRecord, list[StockMove]]:
+    """Post consumed and produced moves into a production record, a new one when ``record_id`` is None.
+
+    A work order issues components before any output exists and receives output more than once;
+    its moves all go into one record, so every lot it produced traces down to every component lot
+    it consumed, whenever that was issued.
+
+    Args:
+        session: The request's session.
+        ctx: The caller; needs ``inventory.move``.
+        record_id: The record to add to (of the caller's enterprise), or None to open one.
+        consumed: Components issued from internal locations to the production location.
+        produced: Output received from the production location into internal locations.
+        reference_type: The record's and the moves' reference type (a new record only keeps it).
+        reference_id: The record's and the moves' reference.
+        note: The note of a new record.
+
+    Returns:
+        The record and the moves posted, consumed first, in the order given.
+
+    Raises:
+        NotFound: ``record_id`` is not a record of the enterprise.
+        InvalidInput: A move breaks the ledger's rules; its field names the line ("consumed.2.quantity").
+    """
+    ctx.require(MOVE)
+    tenant_id = ctx.require_tenant()
+    _lock_items(session, tenant_id, [line.item_id for line in (*consumed, *produced)])
+    production = virtual_locations(session, ctx)["production"]
+    if record_id is None:
+        record = ProductionRecord(
+            tenant_id=tenant_id,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            note=note,
+            user_id=ctx.user_id,
+            username=ctx.username,
+        )
+        session.add(record)
+        session.flush()
+    else:
+        record = lookup(session, ProductionRecord, record_id, N_("Production record %(id)s not found."))
+    moves: list[StockMove] = []
     for role, lines in (("consumed", consumed), ("produced", produced)):
         for n, line in enumerate(lines):
             src, dst = (line.location_id, production.id) if role == "consumed" else (production.id, line.location_id)
@@ -1115,7 +1168,7 @@ def post_production(
                 {"production_id": record.id, "production_role": role},
             )
             try:
-                _check_and_add(session, ctx, spec)
+                moves.append(_check_and_add(session, ctx, spec))
             except InvalidInput as exc:
                 # Name the line: "consumed.2.quantity" rather than "quantity".
                 prefix = f"{role}.{n}."
@@ -1129,9 +1182,9 @@ def post_production(
         "inventory.production.post",
         object_type="production_record",
         object_id=record.id,
-        detail={"consumed": len(consumed), "produced": len(produced)},
+        detail={"consumed": len(consumed), "produced": len(produced), "added": record_id is not None},
     )
-    return record
+    return record, moves
 
 
 # One recursive query walks the genealogy from a lot: at each step, from the lot's moves of the
