@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -1280,13 +1280,10 @@ def choices(session: Session, ctx: Context) -> dict[str, list[tuple[int, str]]]:
                 options += [(v.id, f"{item.code} · {group.code}={v.code}") for v in group.values]
     locations: list[tuple[int, str]] = []
     return_locations: list[tuple[int, str]] = []
-    lots: list[tuple[int, str]] = []
     if ctx.can(inventory.VIEW):
         locs, _ = inventory.list_locations(session, ctx, limit=MAX_LIMIT)
         locations = [(loc.id, f"{loc.code} · {loc.name}") for loc in locs if loc.kind == "internal"]
         return_locations = [(loc.id, f"{loc.code} · {loc.name}") for loc in locs if loc.kind in RETURN_KINDS]
-        found, _ = inventory.list_lots(session, ctx, limit=MAX_LIMIT)
-        lots = [(lot.id, lot.number) for lot in found]
     return {
         "customers": [(p.id, f"{p.code} · {p.name}") for p in customers if p.active],
         "customer_names": [(p.id, f"{p.code} · {p.name}") for p in customers],
@@ -1295,11 +1292,17 @@ def choices(session: Session, ctx: Context) -> dict[str, list[tuple[int, str]]]:
         "options": options,
         "locations": locations,
         "return_locations": return_locations,
-        "lots": lots,
     }
 
 
-def has_shipments(session: Session, ctx: Context, order_id: int) -> bool:
-    """Return whether anything has been shipped on an order."""
+def lot_choices(session: Session, ctx: Context, item_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+    """Return (id, number) of the lots of each tracked item named, for the delivery and return forms."""
     ctx.require(VIEW)
-    return bool(session.scalar(select(exists().where(Delivery.order_id == order_id, Delivery.status == "shipped"))))
+    out: dict[int, list[tuple[int, str]]] = {}
+    if not ctx.can(inventory.VIEW):
+        return out
+    for item_id in sorted(set(item_ids)):
+        lots, _ = inventory.list_lots(session, ctx, filters={"item_id": item_id}, limit=MAX_LIMIT)
+        if lots:
+            out[item_id] = [(lot.id, lot.number) for lot in lots]
+    return out
