@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from hexmill.core.deps import DbSession
 from hexmill.core.errors import HexmillError
 from hexmill.core.i18n import N_
+from hexmill.core.pagination import MAX_LIMIT
 from hexmill.core.params import MAX_ID
 from hexmill.factory.sales import service
 from hexmill.factory.sales.filters import ORDER_FILTERS, QUOTATION_FILTERS
@@ -390,7 +391,7 @@ def _order_page(
     line_errors: FormErrors | None = None,
 ) -> Response:
     order = service.get_sales_order(db, page.ctx, _id(order_id))
-    deliveries, _ = service.list_deliveries(db, page.ctx, filters={"order_id": order.id}, limit=service.MAX_LIMIT)
+    deliveries, _ = service.list_deliveries(db, page.ctx, filters={"order_id": order.id}, limit=MAX_LIMIT)
     choices = service.choices(db, page.ctx)
     return render(
         request,
