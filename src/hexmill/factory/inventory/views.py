@@ -1,4 +1,4 @@
-"""Console pages of the inventory ledger: stock on hand, moves (post, reverse), lots and their trace, counts."""
+"""Console pages of the inventory ledger: stock, moves, lots and their trace, counts, warehouses, reservations."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from sqlalchemy.orm import Session
 from hexmill.core.deps import DbSession
 from hexmill.core.errors import HexmillError
 from hexmill.core.i18n import N_
+from hexmill.core.pagination import MAX_LIMIT
 from hexmill.core.params import MAX_ID
 from hexmill.factory.inventory import service
 from hexmill.factory.inventory.filters import LOT_FILTERS, MOVE_FILTERS, STOCK_FILTERS
-from hexmill.factory.inventory.schemas import CycleCountCreate, MoveCreate
+from hexmill.factory.inventory.models import RESERVATION_STATES
+from hexmill.factory.inventory.schemas import (
+    CycleCountCreate,
+    LocationCreate,
+    MoveCreate,
+    ReservationCreate,
+    WarehouseCreate,
+)
 from hexmill.web.auth import Console, ConsoleRoute, Form
 from hexmill.web.forms import FormErrors, FormInvalid, attempt, validate, values
 from hexmill.web.templating import flash, redirect, render
@@ -216,3 +224,160 @@ def post_count(request: Request, db: DbSession, page: Console, form: Form) -> Re
     except FormInvalid as exc:
         return _counts(request, db, page, form=data, errors=exc.errors)
     return flash(request, redirect("/inventory/counts"), N_("Count %(id)s recorded."), id=count.id)
+
+
+# -- warehouses and their locations -------------------------------------------------------------
+
+WAREHOUSE_FIELDS = ("code", "name")
+LOCATION_FIELDS = ("code", "name")
+
+
+@router.get("/inventory/warehouses")
+def warehouses_page(request: Request, db: DbSession, page: Console) -> Response:
+    """List the warehouses with how many locations each has, and the form to add one."""
+    return _warehouses(request, db, page, form={}, errors=None)
+
+
+def _warehouses(
+    request: Request, db: Session, page: Console, *, form: dict[str, Any], errors: FormErrors | None
+) -> Response:
+    houses, total = service.list_warehouses(db, page.ctx, offset=_offset(request), limit=PAGE)
+    places, _ = service.list_locations(db, page.ctx, filters={"kind": "internal"}, offset=0, limit=MAX_LIMIT)
+    counts: dict[int | None, int] = {}
+    for loc in places:
+        counts[loc.warehouse_id] = counts.get(loc.warehouse_id, 0) + 1
+    return render(
+        request,
+        "inventory/warehouses.html",
+        status_code=422 if errors else 200,
+        warehouses=houses,
+        total=total,
+        offset=_offset(request),
+        limit=PAGE,
+        counts=counts,
+        form=form,
+        errors=errors or FormErrors(),
+        can_setup=page.ctx.can(service.SETUP),
+    )
+
+
+@router.post("/inventory/warehouses")
+def post_warehouse(request: Request, db: DbSession, page: Console, form: Form) -> Response:
+    """Add a warehouse."""
+    page.ctx.require(service.SETUP)
+    data = values(form, WAREHOUSE_FIELDS)
+    try:
+        body = validate(WarehouseCreate, data)
+        house = attempt(db, lambda: service.create_warehouse(db, page.ctx, **body.model_dump()))
+    except FormInvalid as exc:
+        return _warehouses(request, db, page, form=data, errors=exc.errors)
+    target = redirect(f"/inventory/warehouses/{house.id}")
+    return flash(request, target, N_("Warehouse %(code)s added."), code=house.code)
+
+
+@router.get("/inventory/warehouses/{warehouse_id}")
+def warehouse_page(request: Request, warehouse_id: int, db: DbSession, page: Console) -> Response:
+    """Show a warehouse's locations and the form to add one."""
+    return _warehouse(request, db, page, min(max(warehouse_id, 0), MAX_ID), form={}, errors=None)
+
+
+def _warehouse(
+    request: Request,
+    db: Session,
+    page: Console,
+    warehouse_id: int,
+    *,
+    form: dict[str, Any],
+    errors: FormErrors | None,
+) -> Response:
+    house = service.get_warehouse(db, page.ctx, warehouse_id)
+    places, _ = service.list_locations(db, page.ctx, filters={"warehouse_id": house.id}, offset=0, limit=MAX_LIMIT)
+    return render(
+        request,
+        "inventory/warehouse.html",
+        status_code=422 if errors else 200,
+        warehouse=house,
+        locations=places,
+        form=form,
+        errors=errors or FormErrors(),
+        can_setup=page.ctx.can(service.SETUP),
+    )
+
+
+@router.post("/inventory/warehouses/{warehouse_id}/locations")
+def post_location(request: Request, warehouse_id: int, db: DbSession, page: Console, form: Form) -> Response:
+    """Add a location to a warehouse."""
+    page.ctx.require(service.SETUP)
+    house_id = min(max(warehouse_id, 0), MAX_ID)
+    data = values(form, LOCATION_FIELDS)
+    try:
+        body = validate(LocationCreate, {**data, "warehouse_id": house_id})
+        loc = attempt(db, lambda: service.create_location(db, page.ctx, **body.model_dump()))
+    except FormInvalid as exc:
+        return _warehouse(request, db, page, house_id, form=data, errors=exc.errors)
+    return flash(request, redirect(f"/inventory/warehouses/{house_id}"), N_("Location %(code)s added."), code=loc.code)
+
+
+# -- reservations ---------------------------------------------------------------------------------
+
+RESERVATION_FIELDS = ("item_id", "location_id", "lot_id", "quantity", "reference_type", "reference_id")
+
+
+@router.get("/inventory/reservations")
+def reservations_page(request: Request, db: DbSession, page: Console) -> Response:
+    """Show the open reservations (filter by status), and the form to reserve stock."""
+    return _reservations(request, db, page, form={}, errors=None)
+
+
+def _reservations(
+    request: Request, db: Session, page: Console, *, form: dict[str, Any], errors: FormErrors | None
+) -> Response:
+    status = request.query_params.get("status", "open")
+    filters = {"status": status} if status in RESERVATION_STATES else {}
+    rows, total = service.list_reservations(db, page.ctx, filters=filters, offset=_offset(request), limit=PAGE)
+    labels = service.describe(
+        db, page.ctx, item_ids={r.item_id for r in rows}, lot_ids={r.lot_id for r in rows if r.lot_id}
+    )
+    lots, _ = service.list_lots(db, page.ctx, limit=500)
+    return render(
+        request,
+        "inventory/reservations.html",
+        status_code=422 if errors else 200,
+        rows=rows,
+        total=total,
+        offset=_offset(request),
+        limit=PAGE,
+        status=status,
+        labels=labels,
+        choices=service.choices(db, page.ctx),
+        lots=[(lot.id, lot.number) for lot in lots],
+        form=form,
+        errors=errors or FormErrors(),
+        can_move=page.ctx.can(service.MOVE),
+    )
+
+
+@router.post("/inventory/reservations")
+def post_reservation(request: Request, db: DbSession, page: Console, form: Form) -> Response:
+    """Reserve available stock for an order."""
+    page.ctx.require(service.MOVE)
+    data = values(form, RESERVATION_FIELDS)
+    try:
+        body = validate(ReservationCreate, data)
+        held = attempt(db, lambda: service.create_reservation(db, page.ctx, **body.model_dump()))
+    except FormInvalid as exc:
+        return _reservations(request, db, page, form=data, errors=exc.errors)
+    return flash(request, redirect("/inventory/reservations"), N_("Reservation %(id)s made."), id=held.id)
+
+
+@router.post("/inventory/reservations/{reservation_id}/release")
+def release_reservation(request: Request, reservation_id: int, db: DbSession, page: Console, form: Form) -> Response:
+    """Release an open reservation: its stock becomes available again."""
+    del form  # read for the CSRF check only
+    try:
+        service.release_reservation(db, page.ctx, min(max(reservation_id, 0), MAX_ID))
+        db.flush()
+    except HexmillError as exc:
+        db.rollback()
+        return flash(request, redirect("/inventory/reservations"), exc.detail, "error", **exc.params)
+    return flash(request, redirect("/inventory/reservations"), N_("Reservation %(id)s released."), id=reservation_id)
