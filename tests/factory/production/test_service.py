@@ -15,7 +15,7 @@ from hexmill.factory.production import service
 from tests.factory.inventory.conftest import Plant
 from tests.factory.production.conftest import component_ids, make_order, operation_ids
 
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
 def _report(works: Plant, op_id: int, kind: str, minutes: int = 0, **kwargs: object) -> None:
