@@ -823,6 +823,62 @@ def telemetry_enforce_retention() -> None:
     out.print(f"dropped {dropped} chunks across {len(tenants)} enterprises")
 
 
+# -- factory: imports --------------------------------------------------------------------------
+
+factory_app = typer.Typer(help="Factory: import master data, opening stock and open orders.", no_args_is_help=True)
+app.add_typer(factory_app, name="factory")
+IMPORT_KINDS = ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders")
+
+
+@factory_app.command("import")
+def factory_import(
+    kind: Annotated[str, typer.Argument(help="What the file holds: " + ", ".join(IMPORT_KINDS) + ".")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The spreadsheet: CSV or .xlsx.")],
+    tenant: TenantOption,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the whole file, keep nothing.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of the error messages: en or zh_CN.")] = "en",
+) -> None:
+    """Import a spreadsheet all or nothing; print every error (row, column, reason) and exit 1 if any."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hexmill.core.errors import InvalidInput
+    from hexmill.core.i18n import set_locale
+    from hexmill.factory.imports import service
+    from hexmill.factory.imports.columns import CellError
+
+    if kind not in IMPORT_KINDS:
+        err.print(f"[red]unknown kind {kind}: use one of {', '.join(IMPORT_KINDS)}[/red]")
+        raise typer.Exit(2)
+    set_locale(lang)
+    data = file.read_bytes()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task(f"{'checking' if dry_run else 'importing'} {file.name}", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            with _tenant_session(tenant) as (db, ctx):
+                result = _run(
+                    lambda: service.import_file(
+                        db, ctx, kind=kind, data=data, filename=file.name, dry_run=dry_run, progress=advance
+                    )
+                )
+    except typer.Exit as exc:
+        cause = exc.__cause__
+        if isinstance(cause, InvalidInput) and cause.errors:
+            table = Table("row", "column", "reason", title=f"{file.name}: nothing was imported")
+            for e in cause.errors:
+                text = e.text() if isinstance(e, CellError) else str(e.render()["detail"])
+                table.add_row("" if e.row is None else str(e.row), e.column or "", text)
+            err.print(table)
+        raise
+    what = "would create" if dry_run else "created"
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.created.items()) or "nothing"
+    out.print(f"{result.rows} rows read; {what} {counts}")
+
+
 def main() -> None:
     """Run the CLI."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
