@@ -34,12 +34,15 @@ EXEMPT = {
 # Columns the generic row builder must fill although they are nullable (CHECK constraints need one).
 REQUIRED_FKS = {"asset_tags": {"equipment_type_id"}, "factory_locations": {"warehouse_id"}}
 # Tables whose trigger refuses every UPDATE and DELETE (the audit log, the stock-move ledger).
-APPEND_ONLY = {"audit_entries", "factory_stock_moves"}
+APPEND_ONLY = {"audit_entries", "factory_stock_moves", "factory_wo_reports"}
 # Foreign keys that must point at a row of their own, not the parent shared by the table's other keys.
 FRESH_PARENTS = {
     ("factory_uom_conversions", "to_uom_id"),
     ("factory_stock_moves", "to_location_id"),
     ("factory_po_lines", "order_id"),
+    ("factory_quotation_lines", "quotation_id"),
+    ("factory_so_lines", "order_id"),
+    ("factory_qc_checks", "plan_id"),
 }
 # Values the generic ones would break a CHECK constraint with: (table, column) -> value.
 CHECKED_VALUES: dict[tuple[str, str], Any] = {
@@ -52,7 +55,28 @@ CHECKED_VALUES: dict[tuple[str, str], Any] = {
     ("factory_stock_moves", "production_role"): None,
     ("factory_reservations", "status"): "open",
     ("factory_purchase_orders", "status"): "draft",
+    ("factory_quotations", "status"): "draft",
+    ("factory_sales_orders", "status"): "draft",
+    ("factory_deliveries", "status"): "draft",
     ("factory_work_centres", "efficiency_pct"): 100,
+    ("factory_work_orders", "status"): "draft",
+    ("factory_wo_operations", "status"): "pending",
+    ("factory_wo_reports", "kind"): "start",
+    ("factory_wo_reports", "source"): "manual",
+    ("factory_wo_issues", "kind"): "manual",
+    ("factory_maintenance_plans", "trigger_type"): "calendar",
+    ("factory_maintenance_plans", "interval_days"): 7,
+    ("factory_maintenance_orders", "kind"): "preventive",
+    # A required UTC time with no default: the generic builder has no value for the type decorator.
+    ("factory_usage_readings", "read_at"): dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    ("factory_qc_plans", "stage"): "receipt",
+    ("factory_qc_checks", "kind"): "attribute",
+    ("factory_qc_checks", "sample_size"): 1,
+    ("factory_qc_inspections", "source_type"): "receipt",
+    ("factory_qc_inspections", "result"): "pass",
+    ("factory_qc_results", "passed"): True,
+    ("factory_qc_ncs", "stage"): "receipt",
+    ("factory_qc_dispositions", "kind"): "scrap",
 }
 # The telemetry store creates these itself (parents, per-tenant and per-period partitions).
 STORE_TABLE = re.compile(r"^(tlm_|(raw|m1|h1)_[0-9]+_)")
