@@ -14,7 +14,8 @@ INSERTs (as the ledger would hold it after years of posting); the reads go throu
 functions the API calls:
 
 - ``trace_down`` from random top-level lots and ``trace_up`` from random level-0 lots (p50, p95);
-- ``stock_on_hand`` for the 10,000 items: the first page with its total, and every row at once.
+- ``stock_on_hand`` for the 10,000 items: the first page with its total, and every row at once;
+- ``stock_by_item``: every one of the 10,000 items with its stock summed over locations and lots.
 
 Usage: ``.venv/bin/python bench/factory_inventory.py --json inventory.json`` (``--no-postgres``
 to skip the PostgreSQL half).
@@ -266,12 +267,19 @@ def run(name: str, url: str, args: argparse.Namespace) -> None:
         list(range(max(3, args.samples // 5))),
         "stock, every row",
     )
+    out["stock_items"] = timed(
+        factory,
+        ctx,
+        lambda s, c, _a: service.stock_by_item(s, c, limit=100_000),
+        list(range(max(3, args.samples // 5))),
+        "stock per item, every item",
+    )
     results[name] = out
     engine.dispose()
     table = Table(title=f"{name}: {total:,} moves")
     for col in ("query", "p50 ms", "p95 ms", "max ms", "lots / rows"):
         table.add_column(col)
-    for key in ("trace_down", "trace_up", "stock_page", "stock_all"):
+    for key in ("trace_down", "trace_up", "stock_page", "stock_all", "stock_items"):
         r = out[key]
         table.add_row(key, str(r["p50_ms"]), str(r["p95_ms"]), str(r["max_ms"]), str(r["rows_or_lots_median"]))
     console.print(table)

@@ -13,7 +13,17 @@ from fastapi.testclient import TestClient
 
 from tests.factory.inventory.conftest import API, Plant
 
-LISTS = ["warehouses", "locations", "lots", "moves", "stock", "reservations", "cycle-counts", "production"]
+LISTS = [
+    "warehouses",
+    "locations",
+    "lots",
+    "moves",
+    "stock",
+    "stock/items",
+    "reservations",
+    "cycle-counts",
+    "production",
+]
 
 
 def _receipt(plant: Plant) -> dict[str, Any]:
@@ -83,6 +93,7 @@ def _objects(client: TestClient, plant: Plant) -> dict[str, int]:
         "count": count.json()["id"],
         "production": prod.json()["id"],
         "lot": plant.ids["steel-1"],
+        "item": plant.ids["steel"],
         "warehouse": plant.ids["warehouse"],
         "location": plant.ids["a"],
     }
@@ -248,7 +259,7 @@ def test_other_enterprise_is_invisible(client: TestClient, plant_factory: Callab
     their_ids = _objects(client, theirs)
     _objects(client, mine)
     for method, path in endpoints(their_ids):
-        if method == "GET" and path.count("/") >= 2:
+        if method == "GET" and path.count("/") >= 2 and path != "/stock/items":  # an object, not a list
             response = _call(client, method, path, mine.headers)
             assert response.status_code == 404, (path, response.text)
             assert "steel" not in response.text.lower()
@@ -257,6 +268,7 @@ def test_other_enterprise_is_invisible(client: TestClient, plant_factory: Callab
         seen = {row.get("id") for row in listed} | {row.get("lot_id") for row in listed}
         assert their_ids["move"] not in {row.get("id") for row in listed} or name != "moves"
         assert their_ids["lot"] not in seen - {None} or name not in {"lots", "stock"}
+        assert their_ids["item"] not in {row.get("item_id") for row in listed} or name != "stock/items"
     # Naming their objects in a write is an error on that field, never a write into their enterprise.
     body = {**_receipt(mine), "lot_id": their_ids["lot"]}
     response = client.post(f"{API}/moves", json=body, headers=mine.headers)

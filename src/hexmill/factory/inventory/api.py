@@ -30,6 +30,7 @@ from hexmill.factory.inventory.filters import (
 from hexmill.factory.inventory.schemas import (
     CycleCountCreate,
     CycleCountRead,
+    ItemStockRead,
     LocationCreate,
     LocationRead,
     LocationUpdate,
@@ -322,6 +323,24 @@ def stock_on_hand(
         return service.stock_on_hand(db, ctx, filters=filters, **page)
 
     return _listing(StockRead, fetch, fmt=fmt, name="stock", offset=offset, limit=limit)
+
+
+@router.get("/stock/items", response_model=Page[ItemStockRead], responses=CSV_RESPONSE, tags=[TAG])
+def stock_by_item(
+    *,
+    db: DbSession,
+    ctx: Viewer,
+    filters: Annotated[dict[str, Any], Depends(STOCK_FILTERS.dependency())],
+    offset: Offset = 0,
+    limit: Limit = 50,
+    fmt: Format = "json",
+) -> Any:
+    """List stock on hand per item over every internal location and lot (or those filtered), by item code."""
+
+    def fetch(**page: int) -> tuple[Sequence[Any], int]:
+        return service.stock_by_item(db, ctx, filters=filters, **page)
+
+    return _listing(ItemStockRead, fetch, fmt=fmt, name="stock-by-item", offset=offset, limit=limit)
 
 
 # -- reservations ------------------------------------------------------------------------------

@@ -129,6 +129,15 @@ class StockRead(Output):
     available: Decimal
 
 
+class ItemStockRead(Output):
+    item_id: int
+    item_code: str
+    item_name: str
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+
+
 class ReservationCreate(Input):
     item_id: ObjId
     location_id: ObjId

@@ -644,6 +644,85 @@ def _stock_rows(session: Session, tenant_id: int, rows: Sequence[Any]) -> list[S
     return out
 
 
+class ItemStock(NamedTuple):
+    """On hand, reserved and available quantity of one item over every internal location and lot."""
+
+    item_id: int
+    item_code: str
+    item_name: str
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+
+
+def stock_by_item(
+    session: Session, ctx: Context, *, filters: Mapping[str, Any] | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[ItemStock], int]:
+    """Return one page of stock per item (every internal location and lot summed), ordered by item code.
+
+    Items with no stock are left out. ``available`` is summed per location and lot, as each of
+    them can be given out, so stock reserved in one place never counts as available in another.
+    Takes the same filters as ``stock_on_hand`` (a warehouse or location filter narrows the sums).
+    """
+    ctx.require(VIEW)
+    tenant_id = ctx.require_tenant()
+    places = _stock_select(tenant_id, filters or {}).order_by(None).where(Location.tenant_id == tenant_id).subquery()
+    on_hand = func.sum(places.c.on_hand)
+    negative = func.sum(case((places.c.on_hand < 0, places.c.on_hand), else_=0))
+    per_item = (
+        select(places.c.item_id, on_hand.label("micro"), negative.label("negative"))
+        .group_by(places.c.item_id)
+        .having(on_hand != 0)
+        .subquery()
+    )
+    stmt = (
+        select(per_item.c.item_id, per_item.c.micro, per_item.c.negative, Item.code, Item.name)
+        .join(Item, and_(Item.id == per_item.c.item_id, Item.tenant_id == tenant_id))
+        .order_by(Item.code)
+    )
+    rows = session.connection().execute(stmt.offset(offset).limit(limit)).all()
+    last = len(rows) < limit and (rows or offset == 0)
+    total = offset + len(rows) if last else count_of(session, select(per_item.c.item_id))
+    if not rows:
+        return [], total
+    # Available is settled per place (location and lot): the open reservations of the places in
+    # the filter, each with its place's balance, in one query.
+    booked_micro = func.sum(_micro(Reservation.quantity))
+    held = session.execute(
+        select(Reservation.item_id, places.c.on_hand, booked_micro)
+        .join(
+            places,
+            and_(
+                places.c.item_id == Reservation.item_id,
+                places.c.location_id == Reservation.location_id,
+                places.c.lot_key == func.coalesce(Reservation.lot_id, 0),
+            ),
+        )
+        .where(Reservation.tenant_id == tenant_id, Reservation.status == "open")
+        .group_by(Reservation.item_id, Reservation.location_id, Reservation.lot_id, places.c.on_hand)
+    ).all()
+    reserved: dict[int, Decimal] = {}
+    free_held: dict[int, Decimal] = {}
+    held_on_hand: dict[int, Decimal] = {}
+    for item_id, place_micro, micro in held:
+        here, booked = _from_micro(place_micro), _from_micro(micro)
+        reserved[item_id] = reserved.get(item_id, ZERO) + booked
+        free_held[item_id] = free_held.get(item_id, ZERO) + ledger.available(here, booked)
+        held_on_hand[item_id] = held_on_hand.get(item_id, ZERO) + (here if here > ZERO else ZERO)
+    out: list[ItemStock] = []
+    append = out.append
+    for item_id, micro, negative, code, name in rows:
+        total_on_hand = Decimal(micro).scaleb(-6)  # as _from_micro: exact, six decimal places
+        # Available = what the unreserved places hold (their positive part) + what the reserved ones can spare.
+        free = total_on_hand - Decimal(negative).scaleb(-6) if negative else total_on_hand
+        if item_id in reserved:
+            free = free - held_on_hand[item_id] + free_held[item_id]
+            append(ItemStock(item_id, code, name, total_on_hand, reserved[item_id], free))
+        else:
+            append(ItemStock(item_id, code, name, total_on_hand, ZERO, free))
+    return out, total
+
+
 # ---------------------------------------------------------------------------------------------
 # Moves
 # ---------------------------------------------------------------------------------------------

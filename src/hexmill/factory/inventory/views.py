@@ -65,10 +65,13 @@ def stock_page(request: Request, db: DbSession, page: Console) -> Response:
 def _stock(request: Request, db: Session, page: Console) -> Response:
     filters = STOCK_FILTERS.parse(request.query_params)
     offset = _offset(request)
-    rows, total = service.stock_on_hand(db, page.ctx, filters=filters, offset=offset, limit=PAGE)
+    per_item = request.query_params.get("per") == "item"
+    listing = service.stock_by_item if per_item else service.stock_on_hand
+    rows, total = listing(db, page.ctx, filters=filters, offset=offset, limit=PAGE)
     return render(
         request,
         "inventory/stock.html",
+        per_item=per_item,
         rows=rows,
         total=total,
         offset=offset,
