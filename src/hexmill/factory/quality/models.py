@@ -36,7 +36,7 @@ class InspectionPlan(TenantOwned, Base):
     judged against.
     """
 
-    __tablename__ = "factory_inspection_plans"
+    __tablename__ = "factory_qc_plans"
     __table_args__ = (
         UniqueConstraint("tenant_id", "code"),
         CheckConstraint("stage IN ('receipt', 'operation', 'final')", name="stage"),
@@ -63,7 +63,7 @@ class Characteristic(TenantOwned, Base):
     either fixed (``sample_size``) or a percentage of the inspected quantity (``sample_pct``).
     """
 
-    __tablename__ = "factory_inspection_characteristics"
+    __tablename__ = "factory_qc_checks"
     __table_args__ = (
         UniqueConstraint("plan_id", "position"),
         CheckConstraint("kind IN ('variable', 'attribute')", name="kind"),
@@ -75,7 +75,7 @@ class Characteristic(TenantOwned, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("factory_inspection_plans.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("factory_qc_plans.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column()
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
@@ -85,13 +85,13 @@ class Characteristic(TenantOwned, Base):
     usl: Mapped[Decimal | None] = mapped_column(Quantity)
     sample_size: Mapped[int | None] = mapped_column()
     sample_pct: Mapped[Decimal | None] = mapped_column(Percent)
-    defect_code_id: Mapped[int | None] = mapped_column(ForeignKey("factory_defect_codes.id", ondelete="SET NULL"))
+    defect_code_id: Mapped[int | None] = mapped_column(ForeignKey("factory_qc_defects.id", ondelete="SET NULL"))
 
 
 class DefectCode(TenantOwned, Base):
     """One kind of defect of the enterprise's catalogue (e.g. "D01 scratch", category "surface")."""
 
-    __tablename__ = "factory_defect_codes"
+    __tablename__ = "factory_qc_defects"
     __table_args__ = (UniqueConstraint("tenant_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,7 +104,7 @@ class DefectCode(TenantOwned, Base):
 class Inspection(TenantOwned, Base):
     """A quantity of an item (and lot) at a location checked against a plan; passed if every result is in tolerance."""
 
-    __tablename__ = "factory_inspections"
+    __tablename__ = "factory_qc_inspections"
     __table_args__ = (
         CheckConstraint("source_type IN ('receipt', 'operation', 'final', 'other')", name="source_type"),
         CheckConstraint("quantity > 0", name="positive"),
@@ -112,7 +112,7 @@ class Inspection(TenantOwned, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("factory_inspection_plans.id", ondelete="RESTRICT"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("factory_qc_plans.id", ondelete="RESTRICT"), index=True)
     source_type: Mapped[str] = mapped_column(String(16))
     source_id: Mapped[str] = mapped_column(String(64), default="")
     item_id: Mapped[int] = mapped_column(ForeignKey("factory_items.id", ondelete="RESTRICT"), index=True)
@@ -141,7 +141,7 @@ class Inspection(TenantOwned, Base):
 class InspectionResult(TenantOwned, Base):
     """One sample's reading of one characteristic: a measured value (variable) or pass/fail (attribute)."""
 
-    __tablename__ = "factory_inspection_results"
+    __tablename__ = "factory_qc_results"
     __table_args__ = (
         UniqueConstraint("inspection_id", "characteristic_id", "sample"),
         CheckConstraint("(value IS NULL) <> (passed IS NULL)", name="value_or_passed"),
@@ -149,10 +149,8 @@ class InspectionResult(TenantOwned, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    inspection_id: Mapped[int] = mapped_column(ForeignKey("factory_inspections.id", ondelete="CASCADE"), index=True)
-    characteristic_id: Mapped[int] = mapped_column(
-        ForeignKey("factory_inspection_characteristics.id", ondelete="RESTRICT"), index=True
-    )
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("factory_qc_inspections.id", ondelete="CASCADE"), index=True)
+    characteristic_id: Mapped[int] = mapped_column(ForeignKey("factory_qc_checks.id", ondelete="RESTRICT"), index=True)
     sample: Mapped[int] = mapped_column()
     value: Mapped[Decimal | None] = mapped_column(Quantity)
     passed: Mapped[bool | None] = mapped_column(Boolean)
@@ -167,7 +165,7 @@ class Nonconformance(TenantOwned, Base):
     dispositions, never above ``quantity``.
     """
 
-    __tablename__ = "factory_nonconformances"
+    __tablename__ = "factory_qc_ncs"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'dispositioned', 'closed')", name="status"),
         CheckConstraint("stage IN ('receipt', 'operation', 'final', 'other')", name="stage"),
@@ -177,7 +175,7 @@ class Nonconformance(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int | None] = mapped_column(
-        ForeignKey("factory_inspections.id", ondelete="RESTRICT"), index=True
+        ForeignKey("factory_qc_inspections.id", ondelete="RESTRICT"), index=True
     )
     stage: Mapped[str] = mapped_column(String(16))
     source_id: Mapped[str] = mapped_column(String(64), default="")
@@ -186,7 +184,7 @@ class Nonconformance(TenantOwned, Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("factory_locations.id", ondelete="RESTRICT"))
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("factory_parties.id", ondelete="RESTRICT"))
     defect_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("factory_defect_codes.id", ondelete="RESTRICT"), index=True
+        ForeignKey("factory_qc_defects.id", ondelete="RESTRICT"), index=True
     )
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     dispositioned_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
@@ -210,16 +208,14 @@ class Disposition(TenantOwned, Base):
     use_as_is: no move, with the approver recorded.
     """
 
-    __tablename__ = "factory_nc_dispositions"
+    __tablename__ = "factory_qc_dispositions"
     __table_args__ = (
         CheckConstraint("kind IN ('scrap', 'return', 'rework', 'use_as_is')", name="kind"),
         CheckConstraint("quantity > 0", name="positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    nonconformance_id: Mapped[int] = mapped_column(
-        ForeignKey("factory_nonconformances.id", ondelete="CASCADE"), index=True
-    )
+    nonconformance_id: Mapped[int] = mapped_column(ForeignKey("factory_qc_ncs.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     to_location_id: Mapped[int | None] = mapped_column(ForeignKey("factory_locations.id", ondelete="RESTRICT"))

@@ -24,13 +24,13 @@ UTC = hexmill.core.db.UTCDateTime(timezone=True)
 QTY = sa.Numeric(precision=18, scale=6)
 PCT = sa.Numeric(precision=7, scale=2)
 TABLES = (
-    "factory_defect_codes",
-    "factory_inspection_plans",
-    "factory_inspection_characteristics",
-    "factory_inspections",
-    "factory_inspection_results",
-    "factory_nonconformances",
-    "factory_nc_dispositions",
+    "factory_qc_defects",
+    "factory_qc_plans",
+    "factory_qc_checks",
+    "factory_qc_inspections",
+    "factory_qc_results",
+    "factory_qc_ncs",
+    "factory_qc_dispositions",
 )
 
 
@@ -54,7 +54,7 @@ def _ck(table: str, name: str, sql: str) -> sa.CheckConstraint:
 
 def upgrade() -> None:
     """Apply the migration."""
-    t = "factory_defect_codes"
+    t = "factory_qc_defects"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         *_tenant(t),
         sa.UniqueConstraint("tenant_id", "code", name=f"uq_{t}_tenant_id_code"),
     )
-    t = "factory_inspection_plans"
+    t = "factory_qc_plans"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -81,7 +81,7 @@ def upgrade() -> None:
         _ck(t, "stage", "stage IN ('receipt', 'operation', 'final')"),
         sa.UniqueConstraint("tenant_id", "code", name=f"uq_{t}_tenant_id_code"),
     )
-    t = "factory_inspection_characteristics"
+    t = "factory_qc_checks"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -97,8 +97,8 @@ def upgrade() -> None:
         sa.Column("sample_pct", PCT, nullable=True),
         sa.Column("defect_code_id", sa.Integer(), nullable=True),
         *_tenant(t),
-        _fk(t, "plan_id", "factory_inspection_plans", "CASCADE"),
-        _fk(t, "defect_code_id", "factory_defect_codes", "SET NULL"),
+        _fk(t, "plan_id", "factory_qc_plans", "CASCADE"),
+        _fk(t, "defect_code_id", "factory_qc_defects", "SET NULL"),
         _ck(t, "kind", "kind IN ('variable', 'attribute')"),
         _ck(t, "limits", "kind = 'attribute' OR lsl IS NOT NULL OR usl IS NOT NULL"),
         _ck(t, "lsl_below_usl", "lsl IS NULL OR usl IS NULL OR lsl < usl"),
@@ -107,7 +107,7 @@ def upgrade() -> None:
         _ck(t, "sample_pct", "sample_pct IS NULL OR (sample_pct > 0 AND sample_pct <= 100)"),
         sa.UniqueConstraint("plan_id", "position", name=f"uq_{t}_plan_id_position"),
     )
-    t = "factory_inspections"
+    t = "factory_qc_inspections"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -124,7 +124,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=64), nullable=True),
         sa.Column("inspected_at", UTC, nullable=False),
         *_tenant(t),
-        _fk(t, "plan_id", "factory_inspection_plans"),
+        _fk(t, "plan_id", "factory_qc_plans"),
         _fk(t, "item_id", "factory_items"),
         _fk(t, "lot_id", "factory_lots"),
         _fk(t, "location_id", "factory_locations"),
@@ -133,7 +133,7 @@ def upgrade() -> None:
         _ck(t, "positive", "quantity > 0"),
         _ck(t, "result", "result IN ('pass', 'fail')"),
     )
-    t = "factory_inspection_results"
+    t = "factory_qc_results"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -144,15 +144,15 @@ def upgrade() -> None:
         sa.Column("passed", sa.Boolean(), nullable=True),
         sa.Column("in_tolerance", sa.Boolean(), nullable=False),
         *_tenant(t),
-        _fk(t, "inspection_id", "factory_inspections", "CASCADE"),
-        _fk(t, "characteristic_id", "factory_inspection_characteristics"),
+        _fk(t, "inspection_id", "factory_qc_inspections", "CASCADE"),
+        _fk(t, "characteristic_id", "factory_qc_checks"),
         _ck(t, "value_or_passed", "(value IS NULL) <> (passed IS NULL)"),
         _ck(t, "sample", "sample > 0"),
         sa.UniqueConstraint(
             "inspection_id", "characteristic_id", "sample", name=f"uq_{t}_inspection_id_characteristic_id_sample"
         ),
     )
-    t = "factory_nonconformances"
+    t = "factory_qc_ncs"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -173,18 +173,18 @@ def upgrade() -> None:
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("closed_at", UTC, nullable=True),
         *_tenant(t),
-        _fk(t, "inspection_id", "factory_inspections"),
+        _fk(t, "inspection_id", "factory_qc_inspections"),
         _fk(t, "item_id", "factory_items"),
         _fk(t, "lot_id", "factory_lots"),
         _fk(t, "location_id", "factory_locations"),
         _fk(t, "supplier_id", "factory_parties"),
-        _fk(t, "defect_code_id", "factory_defect_codes"),
+        _fk(t, "defect_code_id", "factory_qc_defects"),
         _ck(t, "status", "status IN ('open', 'dispositioned', 'closed')"),
         _ck(t, "stage", "stage IN ('receipt', 'operation', 'final', 'other')"),
         _ck(t, "positive", "quantity > 0"),
         _ck(t, "dispositioned", "dispositioned_quantity >= 0 AND dispositioned_quantity <= quantity"),
     )
-    t = "factory_nc_dispositions"
+    t = "factory_qc_dispositions"
     op.create_table(
         t,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -199,7 +199,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=64), nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         *_tenant(t),
-        _fk(t, "nonconformance_id", "factory_nonconformances", "CASCADE"),
+        _fk(t, "nonconformance_id", "factory_qc_ncs", "CASCADE"),
         _fk(t, "to_location_id", "factory_locations"),
         _fk(t, "supplier_id", "factory_parties"),
         _fk(t, "move_id", "factory_stock_moves"),
@@ -208,22 +208,20 @@ def upgrade() -> None:
     )
     for table in TABLES:
         op.create_index(f"ix_{table}_tenant_id", table, ["tenant_id"])
-    op.create_index("ix_factory_inspection_plans_stage", "factory_inspection_plans", ["stage"])
-    op.create_index("ix_factory_inspection_plans_item_id", "factory_inspection_plans", ["item_id"])
-    op.create_index("ix_factory_inspection_characteristics_plan_id", "factory_inspection_characteristics", ["plan_id"])
-    op.create_index("ix_factory_inspections_plan_id", "factory_inspections", ["plan_id"])
-    op.create_index("ix_factory_inspections_item_id", "factory_inspections", ["item_id"])
-    op.create_index("ix_factory_inspections_inspected_at", "factory_inspections", ["inspected_at"])
-    op.create_index("ix_factory_inspection_results_inspection_id", "factory_inspection_results", ["inspection_id"])
-    op.create_index(
-        "ix_factory_inspection_results_characteristic_id", "factory_inspection_results", ["characteristic_id"]
-    )
-    op.create_index("ix_factory_nonconformances_inspection_id", "factory_nonconformances", ["inspection_id"])
-    op.create_index("ix_factory_nonconformances_item_id", "factory_nonconformances", ["item_id"])
-    op.create_index("ix_factory_nonconformances_defect_code_id", "factory_nonconformances", ["defect_code_id"])
-    op.create_index("ix_factory_nonconformances_status", "factory_nonconformances", ["status"])
-    op.create_index("ix_factory_nonconformances_created_at", "factory_nonconformances", ["created_at"])
-    op.create_index("ix_factory_nc_dispositions_nonconformance_id", "factory_nc_dispositions", ["nonconformance_id"])
+    op.create_index("ix_factory_qc_plans_stage", "factory_qc_plans", ["stage"])
+    op.create_index("ix_factory_qc_plans_item_id", "factory_qc_plans", ["item_id"])
+    op.create_index("ix_factory_qc_checks_plan_id", "factory_qc_checks", ["plan_id"])
+    op.create_index("ix_factory_qc_inspections_plan_id", "factory_qc_inspections", ["plan_id"])
+    op.create_index("ix_factory_qc_inspections_item_id", "factory_qc_inspections", ["item_id"])
+    op.create_index("ix_factory_qc_inspections_inspected_at", "factory_qc_inspections", ["inspected_at"])
+    op.create_index("ix_factory_qc_results_inspection_id", "factory_qc_results", ["inspection_id"])
+    op.create_index("ix_factory_qc_results_characteristic_id", "factory_qc_results", ["characteristic_id"])
+    op.create_index("ix_factory_qc_ncs_inspection_id", "factory_qc_ncs", ["inspection_id"])
+    op.create_index("ix_factory_qc_ncs_item_id", "factory_qc_ncs", ["item_id"])
+    op.create_index("ix_factory_qc_ncs_defect_code_id", "factory_qc_ncs", ["defect_code_id"])
+    op.create_index("ix_factory_qc_ncs_status", "factory_qc_ncs", ["status"])
+    op.create_index("ix_factory_qc_ncs_created_at", "factory_qc_ncs", ["created_at"])
+    op.create_index("ix_factory_qc_dispositions_nonconformance_id", "factory_qc_dispositions", ["nonconformance_id"])
     if op.get_bind().dialect.name == "postgresql":
         for table in TABLES:
             for statement in rls_statements(table):
