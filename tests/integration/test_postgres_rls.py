@@ -59,11 +59,6 @@ CHECKED_VALUES: dict[tuple[str, str], Any] = {
     ("factory_sales_orders", "status"): "draft",
     ("factory_deliveries", "status"): "draft",
     ("factory_work_centres", "efficiency_pct"): 100,
-    ("factory_maintenance_plans", "trigger_type"): "calendar",
-    ("factory_maintenance_plans", "interval_days"): 7,
-    ("factory_maintenance_orders", "kind"): "preventive",
-    # A required UTC time with no default: the generic builder has no value for the type decorator.
-    ("factory_usage_readings", "read_at"): dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     ("factory_work_orders", "status"): "draft",
     ("factory_wo_operations", "status"): "pending",
     ("factory_wo_reports", "kind"): "start",
