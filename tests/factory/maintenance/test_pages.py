@@ -182,7 +182,7 @@ def test_plans_show_next_due_and_the_button_opens_due_orders(browser: Browser, s
     assert "Lubricate" in listing.text and "at runtime_hours = 500" in listing.text
     assert "/api/v1/factory/maintenance-plans.csv" in listing.text
     generated = browser.post("/maintenance/plans/generate-due", data={"csrf_token": token})
-    assert "1 preventive orders opened" in generated.text
+    assert "Preventive orders opened: MO-" in generated.text
     again = browser.post("/maintenance/plans/generate-due", data={"csrf_token": token})
     assert "No plan is due" in again.text
     with shop.session() as (s, ctx):

@@ -364,8 +364,7 @@ def generate_due_page(request: Request, db: DbSession, page: Console) -> Respons
     return flash(
         request,
         redirect("/maintenance"),
-        N_("%(count)s preventive orders opened: %(numbers)s."),
-        count=len(created),
+        N_("Preventive orders opened: %(numbers)s."),
         numbers=", ".join(o.number for o in created),
     )
 
