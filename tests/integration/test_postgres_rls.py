@@ -42,6 +42,8 @@ FRESH_PARENTS = {
     ("factory_po_lines", "order_id"),
     ("factory_quotation_lines", "quotation_id"),
     ("factory_so_lines", "order_id"),
+    ("factory_wo_components", "work_order_id"),
+    ("factory_wo_operations", "work_order_id"),
     ("factory_qc_checks", "plan_id"),
 }
 # Values the generic ones would break a CHECK constraint with: (table, column) -> value.
@@ -64,6 +66,8 @@ CHECKED_VALUES: dict[tuple[str, str], Any] = {
     ("factory_wo_reports", "kind"): "start",
     ("factory_wo_reports", "source"): "manual",
     ("factory_wo_issues", "kind"): "manual",
+    # A required UTC time with no default (the report's own time), as for usage readings.
+    ("factory_wo_reports", "at"): dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     ("factory_maintenance_plans", "trigger_type"): "calendar",
     ("factory_maintenance_plans", "interval_days"): 7,
     ("factory_maintenance_orders", "kind"): "preventive",
