@@ -827,7 +827,7 @@ def telemetry_enforce_retention() -> None:
 
 factory_app = typer.Typer(help="Factory: import master data, opening stock and open orders.", no_args_is_help=True)
 app.add_typer(factory_app, name="factory")
-IMPORT_KINDS = ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders")
+IMPORT_KINDS = ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders", "sales_orders")
 
 
 @factory_app.command("import")

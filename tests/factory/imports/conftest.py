@@ -26,6 +26,7 @@ class Works:
     uom: str
     codes: dict[str, str]
     supplier: str
+    customer: str
     work_centre: str
 
     @property
@@ -55,9 +56,11 @@ def works_factory(plant_factory: Callable[..., Plant]) -> Callable[..., Works]: 
             uom = masterdata.get_item(s, ctx, plant.ids["bolt"]).uom.code
             supplier = unique("SUP")[:60]
             masterdata.create_party(s, ctx, code=supplier, name="Steel Supplies", is_supplier=True)
+            customer = unique("CUS")[:60]
+            masterdata.create_party(s, ctx, code=customer, name="Buyer", is_customer=True)
             centre = unique("WC")[:60]
             masterdata.create_work_centre(s, ctx, code=centre, name="Lathe")
-        return Works(plant=plant, uom=uom, codes=codes, supplier=supplier, work_centre=centre)
+        return Works(plant=plant, uom=uom, codes=codes, supplier=supplier, customer=customer, work_centre=centre)
 
     return make
 

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from tests.factory.imports.conftest import API, ITEM_HEADER, STOCK_HEADER, Works, as_file, item_rows
 
-KINDS = ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders")
+KINDS = ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders", "sales_orders")
 
 
 def _post(

@@ -26,7 +26,7 @@ def test_form_lists_the_kinds_the_user_may_import(
     page = admin.get("/factory/import")
     assert page.status_code == 200
     assert 'enctype="multipart/form-data"' in page.text
-    for kind in ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders"):
+    for kind in ("parties", "items", "boms", "routings", "opening_stock", "purchase_orders", "sales_orders"):
         assert f'value="{kind}"' in page.text
         assert f"/api/v1/factory/imports/{kind}/template.xlsx" in page.text
     operator = _logged_in(browser_factory(), actor_factory("operator", tenant=works.plant.actor.tenant))

@@ -19,6 +19,7 @@ from hexmill.factory.imports import columns, service, writing
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.purchasing import service as purchasing
+from hexmill.factory.sales import service as sales
 from tests.conftest import unique
 from tests.factory.imports.conftest import ITEM_HEADER, STOCK_HEADER, Works, as_file, item_rows
 from tests.factory.inventory.conftest import Plant
@@ -235,6 +236,26 @@ def test_purchase_orders_group_lines_and_are_confirmed(works: Works) -> None:
     ]
     errors = _refused(works, "purchase_orders", as_file(header, bad))
     assert [(row, col) for row, col, _ in errors] == [(2, "expected_date"), (3, "supplier")]
+
+
+def test_sales_orders_group_lines_and_are_confirmed(works: Works) -> None:
+    number = unique("SO")[:40]
+    header = ["number", "customer", "order_date", "customer_reference", "item", "quantity", "unit_price", "due_date"]
+    rows = [
+        [number, works.customer, "2026-11-01", "PO-778", works.codes["bolt"], "100", "0.3", "2026-12-01"],
+        [number, "", "", "", works.codes["steel"], "20", "2", ""],
+    ]
+    result = _run(works, "sales_orders", as_file(header, rows))
+    assert result.created == {"sales_orders": 1, "sales_order_lines": 2}
+    with works.plant.session() as (s, ctx):
+        orders, _ = sales.list_sales_orders(s, ctx, filters={"number": number})
+        assert [(o.status, o.customer_reference, len(o.lines)) for o in orders] == [("confirmed", "PO-778", 2)]
+    bad = [
+        [unique("SO")[:40], works.supplier, "", "", works.codes["bolt"], "1", "", ""],  # a supplier, not a customer
+        [unique("SO")[:40], works.customer, "2026-11-01", "", works.codes["bolt"], "1", "", "2026-10-01"],
+    ]
+    errors = _refused(works, "sales_orders", as_file(header, bad))
+    assert [(row, col) for row, col, _ in errors] == [(2, "customer"), (3, "due_date")]
 
 
 def test_permission_of_the_kind_is_required(works: Works, actor_factory: Callable[..., Any]) -> None:

@@ -39,7 +39,7 @@ def import_file(
     file: Upload,
     dry_run: Annotated[bool, Query(description="Check the whole file, keep nothing.")] = False,
 ) -> ImportResultRead:
-    """Import a spreadsheet of parties, items, BOMs, routings, opening stock or open purchase orders.
+    """Import a spreadsheet of parties, items, BOMs, routings, opening stock, open purchase or sales orders.
 
     The header row names the columns by their English key or Chinese alias (see the templates).
     The whole file is checked first (cells, codes, duplicates, and the rules of the services that

@@ -264,8 +264,28 @@ PURCHASE_ORDERS = KindSpec(
     shared=("supplier", "order_date", "expected_date", "note"),
 )
 
+SALES_ORDERS = KindSpec(
+    "sales_orders",
+    "销售订单",
+    "sales.edit",
+    (
+        Column("number", "订单号", required=True, max_length=64),
+        _code("customer", "客户编码", required=True),
+        Column("order_date", "订单日期", "date"),
+        Column("customer_reference", "客户参考号", max_length=100),
+        _code("item", "物料编码", required=True),
+        _quantity("quantity", "数量", required=True),
+        Column("uom", "单位", "code", max_length=16),
+        Column("unit_price", "单价", "decimal", minimum=Decimal(0), digits=12, places=6),
+        Column("due_date", "交货日期", "date"),
+        Column("note", "备注", max_length=2000),
+    ),
+    group=("number",),
+    shared=("customer", "order_date", "customer_reference", "note"),
+)
+
 KINDS: Final[dict[str, KindSpec]] = {
-    k.name: k for k in (PARTIES, ITEMS, BOMS, ROUTINGS, OPENING_STOCK, PURCHASE_ORDERS)
+    k.name: k for k in (PARTIES, ITEMS, BOMS, ROUTINGS, OPENING_STOCK, PURCHASE_ORDERS, SALES_ORDERS)
 }
 KIND_LABELS: Final = {
     "parties": N_("Parties (customers and suppliers)"),
@@ -274,6 +294,7 @@ KIND_LABELS: Final = {
     "routings": N_("Routings"),
     "opening_stock": N_("Opening stock"),
     "purchase_orders": N_("Open purchase orders"),
+    "sales_orders": N_("Open sales orders"),
 }
 
 

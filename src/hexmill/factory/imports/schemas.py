@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hexmill.core.schemas import Output
 
-ImportKind = Literal["parties", "items", "boms", "routings", "opening_stock", "purchase_orders"]
+ImportKind = Literal["parties", "items", "boms", "routings", "opening_stock", "purchase_orders", "sales_orders"]
 
 
 class ImportResultRead(Output):
@@ -17,5 +17,5 @@ class ImportResultRead(Output):
     dry_run: bool = Field(description="True if the file was only checked and nothing was kept.")
     created: dict[str, int] = Field(
         description="Objects created (or that would be on a dry run) by kind: items, parties, boms, bom_lines, "
-        "operations, stock_moves, lots, purchase_orders, purchase_order_lines."
+        "operations, stock_moves, lots, purchase_orders, purchase_order_lines, sales_orders, sales_order_lines."
     )

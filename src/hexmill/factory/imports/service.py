@@ -1,6 +1,6 @@
 """Importing spreadsheets: check a whole file, then create its objects through the owning services, all or nothing.
 
-A file holds one kind (parties, items, BOMs, routings, opening stock, open purchase orders). It is
+A file holds one kind (parties, items, BOMs, routings, opening stock, open purchase or sales orders). It is
 read (``reading``), checked cell by cell (``columns``), its codes are resolved against the
 enterprise's units, items, parties, work centres and locations, and then every row (or group of
 rows: one BOM version, one order) is handed to the service that owns the object, each in its own
@@ -10,8 +10,8 @@ column it came from and the import goes on to find the rest; at the end, if anyt
 commits the rest, once.
 
 Each kind needs the edit permission of what it creates: ``factory.edit`` (parties, items, BOMs,
-routings), ``inventory.move`` (opening stock), ``purchasing.edit`` (purchase orders); resolving
-codes needs the matching view permissions.
+routings), ``inventory.move`` (opening stock), ``purchasing.edit`` (purchase orders),
+``sales.edit`` (sales orders); resolving codes needs the matching view permissions.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from hexmill.factory.imports.columns import KINDS, CellError, KindSpec, Parsed, 
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.purchasing import service as purchasing
+from hexmill.factory.sales import service as sales
 
 Progress = Callable[[int, int], None]
 REFERENCE_TYPE: Final = "opening_stock"
@@ -376,6 +377,20 @@ _ORDER_FIELDS: Final = {
 }
 
 
+def _order_lines(run: _Run, group: Sequence[ParsedRow], *extra: str) -> list[tuple[ParsedRow, dict[str, Any]]]:
+    """Resolve the item and unit codes of an order's rows; return the rows that resolve, with their line fields."""
+    lines = []
+    for row in group:
+        item = run.resolve(row, "item", run.refs.items, N_("Unknown item %(code)s."))
+        uom = run.resolve(row, "uom", run.refs.uoms, N_("Unknown unit %(code)s."))
+        if item is not None and (uom is not None or "uom" not in row.values):
+            line = {"item_id": item.id, "quantity": row.values["quantity"], "uom_id": uom}
+            line["unit_price"] = row.values.get("unit_price", Decimal(0))
+            line.update({k: row.values[k] for k in extra if k in row.values})
+            lines.append((row, line))
+    return lines
+
+
 def _create_order(run: _Run, head: Mapping[str, Any], supplier: int, lines: Sequence[Mapping[str, Any]]) -> Any:
     """Create a purchase order with its lines and confirm it (an open order)."""
     order = purchasing.create_purchase_order(
@@ -396,14 +411,7 @@ def _purchase_orders(run: _Run, rows: Sequence[ParsedRow], progress: Progress) -
     for group in columns.group_rows(run.spec, rows):
         done += len(group)
         supplier = run.resolve(group[0], "supplier", run.refs.parties, N_("Unknown party %(code)s."))
-        lines: list[tuple[ParsedRow, dict[str, Any]]] = []
-        for row in group:
-            item = run.resolve(row, "item", run.refs.items, N_("Unknown item %(code)s."))
-            uom = run.resolve(row, "uom", run.refs.uoms, N_("Unknown unit %(code)s."))
-            if item is not None and (uom is not None or "uom" not in row.values):
-                line = {"item_id": item.id, "quantity": row.values["quantity"], "uom_id": uom}
-                line["unit_price"] = row.values.get("unit_price", Decimal(0))
-                lines.append((row, line))
+        lines = _order_lines(run, group)
         if supplier is None or len(lines) != len(group):
             progress(done, len(rows))
             continue
@@ -423,6 +431,57 @@ def _purchase_orders(run: _Run, rows: Sequence[ParsedRow], progress: Progress) -
         progress(done, len(rows))
 
 
+_SALES_FIELDS: Final = {
+    "number": "number",
+    "customer_id": "customer",
+    "order_date": "order_date",
+    "customer_reference": "customer_reference",
+    "note": "note",
+    "item_id": "item",
+    "quantity": "quantity",
+    "uom_id": "uom",
+    "unit_price": "unit_price",
+    "due_date": "due_date",
+}
+
+
+def _create_sales_order(run: _Run, head: Mapping[str, Any], customer: int, lines: Sequence[Mapping[str, Any]]) -> Any:
+    """Create a sales order with its lines and confirm it (an open order)."""
+    order = sales.create_sales_order(
+        run.session,
+        run.ctx,
+        number=head["number"],
+        customer_id=customer,
+        order_date=head.get("order_date"),
+        customer_reference=head.get("customer_reference", ""),
+        note=head.get("note", ""),
+        lines=lines,
+    )
+    return sales.confirm_sales_order(run.session, run.ctx, order.id)
+
+
+def _sales_orders(run: _Run, rows: Sequence[ParsedRow], progress: Progress) -> None:
+    done = 0
+    for group in columns.group_rows(run.spec, rows):
+        done += len(group)
+        customer = run.resolve(group[0], "customer", run.refs.parties, N_("Unknown party %(code)s."))
+        lines = _order_lines(run, group, "due_date")
+        if customer is not None and len(lines) == len(group):
+            order = run.attempt(
+                [row for row, _line in lines],
+                _SALES_FIELDS,
+                _create_sales_order,
+                run,
+                group[0].values,
+                customer,
+                [line for _row, line in lines],
+            )
+            if order is not None:
+                run.count("sales_orders")
+                run.count("sales_order_lines", len(lines))
+        progress(done, len(rows))
+
+
 _APPLY: Final[dict[str, Callable[[_Run, Sequence[ParsedRow], Progress], None]]] = {
     "parties": _parties,
     "items": _items,
@@ -430,6 +489,7 @@ _APPLY: Final[dict[str, Callable[[_Run, Sequence[ParsedRow], Progress], None]]] 
     "routings": _routings,
     "opening_stock": _opening_stock,
     "purchase_orders": _purchase_orders,
+    "sales_orders": _sales_orders,
 }
 
 
@@ -458,7 +518,8 @@ def import_file(
         session: The tenant-scoped session; the caller commits.
         ctx: The acting context (needs the edit permission of the kind, and the view permissions of
             what its codes name).
-        kind: ``parties``, ``items``, ``boms``, ``routings``, ``opening_stock`` or ``purchase_orders``.
+        kind: ``parties``, ``items``, ``boms``, ``routings``, ``opening_stock``, ``purchase_orders`` or
+            ``sales_orders``.
         data: The file's bytes: CSV (UTF-8 or GB18030, comma, semicolon or tab) or .xlsx.
         filename: The file's name (kept as the reference of opening-stock moves).
         dry_run: Check everything, the services' own rules included, and keep nothing.

@@ -30,6 +30,8 @@ CREATED_LABELS = {
     "lots": N_("Lots and serial numbers"),
     "purchase_orders": N_("Purchase orders"),
     "purchase_order_lines": N_("Purchase order lines"),
+    "sales_orders": N_("Sales orders"),
+    "sales_order_lines": N_("Sales order lines"),
 }
 
 
