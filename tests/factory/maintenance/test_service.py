@@ -89,6 +89,9 @@ def test_order_times_are_checked_naming_the_field(shop: Shop) -> None:
         with pytest.raises(InvalidInput) as unknown:
             service.create_maintenance_order(s, ctx, equipment_id=2**31 - 1, kind="preventive")
         assert _field(unknown) == "equipment_id"
+        with pytest.raises(InvalidInput) as future:
+            service.create_maintenance_order(s, ctx, equipment_id=press, kind="corrective", failure_at=NOW + 2 * DAY)
+        assert _field(future) == "failure_at"
 
 
 def test_order_numbers_are_unique_and_open_orders_may_be_deleted(shop: Shop) -> None:
@@ -160,6 +163,13 @@ def test_counters_only_go_up_unless_reset(shop: Shop) -> None:
                 s, ctx, equipment_id=press, counter="runtime_hours", value=Decimal(500), read_at=NOW + 2 * DAY
             )
         assert _field(future) == "read_at"
+        with pytest.raises(InvalidInput) as source:
+            service.record_reading(s, ctx, equipment_id=press, counter="cycles", value=Decimal(9), source="guess")
+        assert _field(source) == "source"
+        from_telemetry = service.record_reading(
+            s, ctx, equipment_id=press, counter="cycles", value=Decimal(9), source="telemetry"
+        )
+        assert from_telemetry.source == "telemetry"
         rows, total = service.list_readings(s, ctx, filters={"equipment_id": press, "counter": "runtime_hours"})
         assert total == 3
         assert [r.value for r in rows] == [Decimal(3), Decimal(150), Decimal(100)]

@@ -60,6 +60,7 @@ STEP: Final = Decimal("0.000001")
 HOURS_STEP: Final = Decimal("0.01")
 # A reading may be a little ahead of the server's clock (a device's clock), not more.
 CLOCK_SKEW: Final = timedelta(minutes=5)
+SOURCES: Final = ("manual", "telemetry")
 ORDER_FIELDS: Final = (
     "number",
     "priority",
@@ -275,6 +276,8 @@ def _check_times(order: MaintenanceOrder) -> None:
 def _check_kind(order: MaintenanceOrder) -> None:
     if order.kind == "corrective" and order.failure_at is None:
         raise _invalid(N_("A corrective order needs the time the equipment broke down."), "failure_at")
+    if order.failure_at is not None and as_utc(order.failure_at) > utcnow() + CLOCK_SKEW:
+        raise _invalid(N_("A breakdown cannot lie in the future."), "failure_at")
     if order.kind == "preventive" and order.failure_at is not None:
         raise _invalid(N_("Only a corrective order records a breakdown."), "failure_at")
 
@@ -554,6 +557,8 @@ def record_reading(
     """
     ctx.require(EDIT)
     tenant_id = ctx.require_tenant()
+    if source not in SOURCES:
+        raise _invalid(N_("A reading comes from %(sources)s."), "source", sources=", ".join(SOURCES))
     _equipment(session, ctx, equipment_id)
     now = utcnow()
     at = as_utc(read_at) if read_at is not None else now
