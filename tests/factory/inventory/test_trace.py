@@ -128,3 +128,41 @@ def test_tree_expands_a_shared_component_once() -> None:
     walk(tree)
     assert flat == [(1, False), (2, False), (4, False), (1, True), (3, False), (4, True)]
     assert genealogy.depths(1, edges) == {1: 0, 2: 1, 3: 1, 4: 2}
+
+
+def test_moves_added_to_a_record_later_join_its_genealogy(plant: Plant) -> None:
+    ids = plant.ids
+    plant.receive("steel", "2", "a", "steel-1")
+    plant.receive("steel", "2", "a", "steel-2")
+    out_1, out_2 = _lot(plant, "frame", "OUT-1"), _lot(plant, "frame", "OUT-2")
+    with plant.session() as (s, ctx):
+        # Components first, with no output yet (a work order's manual issue) ...
+        record, moves = service.add_to_production(
+            s,
+            ctx,
+            None,
+            consumed=[service.ProductionLine(ids["steel"], Decimal(1), ids["a"], ids["steel-1"])],
+            reference_type="work_order",
+            reference_id="7",
+        )
+        assert [(m.production_id, m.production_role) for m in moves] == [(record.id, "consumed")]
+        record_id = record.id
+    with plant.session() as (s, ctx):
+        # ... then output and more components into the same record (a receipt with backflush).
+        same, moves = service.add_to_production(
+            s,
+            ctx,
+            record_id,
+            consumed=[service.ProductionLine(ids["steel"], Decimal(1), ids["a"], ids["steel-2"])],
+            produced=[service.ProductionLine(ids["frame"], Decimal(1), ids["b"], out_1)],
+        )
+        assert same.id == record_id and [m.production_role for m in moves] == ["consumed", "produced"]
+        service.add_to_production(
+            s, ctx, record_id, produced=[service.ProductionLine(ids["frame"], Decimal(1), ids["b"], out_2)]
+        )
+    with plant.session() as (s, ctx):
+        for out in (out_1, out_2):
+            assert set(service.trace_down(s, ctx, out).lots) == {out, ids["steel-1"], ids["steel-2"]}
+        _, moves = service.get_production_record(s, ctx, record_id)
+        assert len(moves) == 4
+        assert service.get_production_record(s, ctx, record_id)[0].reference_type == "work_order"
