@@ -13,8 +13,9 @@ gets past the check. Completing a preventive order moves its plan's base to the 
 for a usage plan, to the counter's reading then).
 
 Usage counters only go up: a reading below the one before it (or above a later one) is refused
-unless it is marked as a counter reset. ``record_reading`` is the entry point for readings from
-elsewhere (telemetry); the API and console call it too.
+unless it is marked as a counter reset; readings of one counter are checked one at a time (an
+advisory lock on PostgreSQL, the write lock on SQLite). ``record_reading`` is the entry point for
+readings from elsewhere (telemetry); the API and console call it too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -523,6 +524,24 @@ def _neighbours(
     return before, after
 
 
+def _serialise_counter(session: Session, tenant_id: int, equipment_id: int, counter: str) -> None:
+    """Hold a lock on one machine's counter until commit, so two readings are checked one after the other.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by tenant, machine and counter. SQLite: a
+    write that changes nothing takes the database's write lock now.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(UsageReading)
+            .where(UsageReading.tenant_id == tenant_id, UsageReading.id == -1)
+            .values(id=UsageReading.id)
+            .execution_options(synchronize_session=False)
+        )
+        return
+    key = f"maintenance.counter:{tenant_id}:{equipment_id}:{counter}"
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
 def record_reading(
     session: Session,
     ctx: Context,
@@ -567,6 +586,7 @@ def record_reading(
     if value < 0:
         raise _invalid(N_("A counter cannot read below zero."), "value")
     value = _q(value)
+    _serialise_counter(session, tenant_id, equipment_id, counter)
     before, after = _neighbours(session, equipment_id, counter, at)
     if before is not None and not is_reset and value < before.value:
         raise _invalid(
