@@ -453,3 +453,41 @@ def test_operator_reports_but_does_not_edit(works: Plant, actor_factory: object)
         service.report_operation(s, ctx, cut, kind="start", at=T0)
         with pytest.raises(PermissionDenied):
             service.close_work_order(s, ctx, wo_id)
+
+
+def test_a_work_order_may_serve_a_sales_order_line_of_its_item(works: Plant) -> None:
+    from hexmill.factory.sales import service as sales  # noqa: PLC0415 - only this test sells
+
+    ids = works.ids
+    with works.session() as (s, ctx):
+        customer = masterdata.create_party(s, ctx, code="CUS-WO", name="Buyer", is_customer=True).id
+        order = sales.create_sales_order(
+            s,
+            ctx,
+            number="SO-WO-1",
+            customer_id=customer,
+            lines=[
+                {"item_id": ids["widget"], "quantity": Decimal(10)},
+                {"item_id": ids["pump"], "quantity": Decimal(1)},
+            ],
+        )
+        widget_line, pump_line = (line.id for line in order.lines)
+        wo = service.create_work_order(
+            s, ctx, number="WO-SO-1", item_id=ids["widget"], quantity=Decimal(10), sales_order_line_id=widget_line
+        )
+        assert service.list_work_orders(s, ctx, filters={"sales_order_line_id": widget_line})[0] == [wo]
+        with pytest.raises(InvalidInput) as other_item:
+            service.update_work_order(s, ctx, wo.id, sales_order_line_id=pump_line)
+        assert other_item.value.field == "sales_order_line_id"
+        with pytest.raises(InvalidInput) as missing:
+            service.create_work_order(
+                s, ctx, number="WO-SO-2", item_id=ids["widget"], quantity=Decimal(1), sales_order_line_id=2**31 - 2
+            )
+        assert missing.value.field == "sales_order_line_id"
+        assert service.update_work_order(s, ctx, wo.id, clear_sales_order_line=True).sales_order_line_id is None
+        service.update_work_order(s, ctx, wo.id, sales_order_line_id=widget_line)
+        wo_id, order_id = wo.id, order.id
+    with works.session() as (s, ctx):
+        sales.delete_sales_order(s, ctx, order_id)  # a draft order: its lines go, the work order stays
+    with works.session() as (s, ctx):
+        assert service.get_work_order(s, ctx, wo_id).sales_order_line_id is None
