@@ -74,7 +74,7 @@ def test_order_page_release_report_issue_receive_and_close(browser: Browser, wor
     started = browser.post(f"/production/{wo_id}/operations/{cut}/start", data={"csrf_token": token})
     assert "Report recorded." in started.text
     refused = browser.post(f"/production/{wo_id}/operations/{cut}/resume", data={"csrf_token": token})
-    assert "is running: it cannot resume now" in refused.text
+    assert "is running: pause it, finish it or report quantities" in refused.text
     paused = browser.post(
         f"/production/{wo_id}/operations/{cut}/pause", data={"csrf_token": token, "good_quantity": "4"}
     )

@@ -458,18 +458,12 @@ def _event(report: OperationReport) -> shopfloor.Event:
     )
 
 
-KIND_NAMES: Final = {
-    "start": N_("start"),
-    "pause": N_("pause"),
-    "resume": N_("resume"),
-    "finish": N_("finish"),
-    "report": N_("report quantities"),
-}
-STATE_NAMES: Final = {
-    "pending": N_("pending"),
-    "running": N_("running"),
-    "paused": N_("paused"),
-    "finished": N_("finished"),
+# Refusals name the operation's state in the message itself, so that it is translated with it.
+REFUSALS: Final = {
+    "pending": N_("Operation %(sequence)s is pending: start it first."),
+    "running": N_("Operation %(sequence)s is running: pause it, finish it or report quantities."),
+    "paused": N_("Operation %(sequence)s is paused: resume it, finish it or report quantities."),
+    "finished": N_("Operation %(sequence)s is finished: it takes no more reports."),
 }
 
 
@@ -523,13 +517,7 @@ def _record(
     try:
         after = shopfloor.apply(state, event)
     except shopfloor.IllegalTransition as exc:
-        raise Conflict(
-            N_("Operation %(sequence)s is %(status)s: it cannot %(action)s now."),
-            field="kind",
-            sequence=op.sequence,
-            status=STATE_NAMES[exc.status],
-            action=KIND_NAMES[exc.kind],
-        ) from exc
+        raise Conflict(REFUSALS[exc.status], field="kind", sequence=op.sequence) from exc
     except shopfloor.OutOfOrder as exc:
         raise _invalid(
             N_("The report's time is before the operation's last report (%(last)s)."),
