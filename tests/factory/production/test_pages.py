@@ -67,6 +67,12 @@ def test_order_page_release_report_issue_receive_and_close(browser: Browser, wor
     page = browser.get(f"/production/{wo_id}")
     assert page.status_code == 200 and "The routing is copied on release." in page.text
     token = browser.csrf(f"/production/{wo_id}")
+    assert 'value="4"' in page.text  # the edit form shows the quantity without trailing zeros
+    edit = {"csrf_token": token, "number": "WO-PAGE-EDIT", "item_id": str(ids["widget"]), "quantity": "0"}
+    refused = browser.post(f"/production/{wo_id}/edit", data=edit)
+    assert refused.status_code == 422 and "quantity" in dict(FIELD_ERROR.findall(refused.text))
+    saved = browser.post(f"/production/{wo_id}/edit", data={**edit, "quantity": "4", "note": "rush"})
+    assert "Work order saved." in saved.text and "WO-PAGE-EDIT" in saved.text
     released = browser.post(f"/production/{wo_id}/release", data={"csrf_token": token})
     assert "Work order released." in released.text
     assert 'id="operation-' in released.text and 'id="component-' in released.text

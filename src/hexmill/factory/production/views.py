@@ -8,6 +8,7 @@ and reason inputs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,7 @@ from hexmill.factory.production.schemas import (
     ReportCreate,
     ScrapReasonCreate,
     WorkOrderCreate,
+    WorkOrderUpdate,
 )
 from hexmill.web.auth import Console, ConsoleRoute, Form
 from hexmill.web.forms import FormErrors, FormInvalid, attempt, validate, values
@@ -282,6 +284,16 @@ def delete_reason_page(request: Request, reason_id: int, db: DbSession, page: Co
 # ---------------------------------------------------------------------------------------------
 
 
+def _fields_of(wo: Any) -> dict[str, Any]:
+    """Return a work order's editable fields as the edit form shows them (quantities without trailing zeros)."""
+    out: dict[str, Any] = {}
+    for name in ORDER_FIELDS:
+        value = getattr(wo, name)
+        if value not in (None, ""):
+            out[name] = format(value.normalize(), "f") if isinstance(value, Decimal) else value
+    return out
+
+
 def _order_page(
     request: Request,
     db: Session,
@@ -292,6 +304,8 @@ def _order_page(
     issue_errors: FormErrors | None = None,
     receipt_form: dict[str, Any] | None = None,
     receipt_errors: FormErrors | None = None,
+    edit_form: dict[str, Any] | None = None,
+    edit_errors: FormErrors | None = None,
 ) -> Response:
     wo = service.get_work_order(db, page.ctx, _id(work_order_id))
     reports = service.list_reports(db, page.ctx, work_order_id=wo.id)
@@ -313,7 +327,7 @@ def _order_page(
     return render(
         request,
         "production/order.html",
-        status_code=422 if issue_errors or receipt_errors else 200,
+        status_code=422 if issue_errors or receipt_errors or edit_errors else 200,
         wo=wo,
         reports=reports,
         issues=issues,
@@ -325,6 +339,8 @@ def _order_page(
         issue_errors=issue_errors or FormErrors(),
         receipt_form=receipt_form or {"backflush": "on"},
         receipt_errors=receipt_errors or FormErrors(),
+        edit_form=edit_form or _fields_of(wo),
+        edit_errors=edit_errors or FormErrors(),
         can_edit=page.ctx.can(service.EDIT),
         can_report=page.ctx.can(service.REPORT),
         can_move=can_move and wo.status in service.RUNNING_STATES,
@@ -342,6 +358,21 @@ def order_page(request: Request, work_order_id: int, db: DbSession, page: Consol
 
 def _order_action(request: Request, db: Session, work_order_id: int, action: Callable[[], Any], done: str) -> Response:
     return _action(request, db, f"/production/{_id(work_order_id)}", action, done)
+
+
+@router.post("/production/{work_order_id}/edit")
+def edit_page(request: Request, work_order_id: int, db: DbSession, page: Console, form: Form) -> Response:
+    """Change a draft work order; errors come back inline on their field."""
+    data = values(form, ORDER_FIELDS)
+    try:
+        body = validate(WorkOrderUpdate, data)
+        attempt(
+            db,
+            lambda: service.update_work_order(db, page.ctx, _id(work_order_id), **body.model_dump(exclude_unset=True)),
+        )
+    except FormInvalid as exc:
+        return _order_page(request, db, page, work_order_id, edit_form=data, edit_errors=exc.errors)
+    return flash(request, redirect(f"/production/{_id(work_order_id)}"), N_("Work order saved."))
 
 
 @router.post("/production/{work_order_id}/release")
