@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hexmill.core.clock import utcnow
 from hexmill.core.errors import Conflict, InvalidInput, PermissionDenied
@@ -188,10 +190,10 @@ def test_result_errors_name_the_result(lab: Plant) -> None:
         ([*rows, {"characteristic_id": 2**31 - 1, "value": D(1)}], "results.4.characteristic_id"),
         (rows[:3], "results"),
     ]
-    for given, field in cases:
+    for submitted, field in cases:
         with lab.session() as (s, ctx), pytest.raises(InvalidInput) as exc:
-            _inspect_in(s, ctx, lab, results=given)
-        assert _field(exc) == field, given
+            _inspect_in(s, ctx, lab, results=submitted)
+        assert _field(exc) == field, submitted
 
 
 def _nc(lab: Plant, quantity: str = "10", **kwargs: Any) -> int:
@@ -422,3 +424,51 @@ def test_final_inspection_by_percentage_sampling(lab: Plant) -> None:
             results=rows4,
         )
     assert _field(exc) == "results.3.sample"
+
+
+# Batches of disposition lines against one NC of 10 bolts (30 on hand at shelf A): each batch is
+# accepted whole if its sum fits what is left, refused whole otherwise.
+batches = st.lists(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["scrap", "return", "rework", "use_as_is"]),
+            st.decimals(min_value="0.5", max_value="6", places=1),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches)
+def test_dispositions_never_exceed_and_match_the_moves(lab_factory: Any, sequence: Any) -> None:
+    """For any batches, the dispositioned quantity is the accepted sum, at most the affected one, and the moves'."""
+    lab = lab_factory()
+    lab.receive("bolt", "30")
+    nc_id = _nc(lab, "10")
+    accepted = D(0)
+    moved = D(0)
+    for batch in sequence:
+        specs = [
+            DispositionSpec(kind, qty, to_location_id=lab.ids["b"] if kind == "rework" else None, approver="QA")
+            for kind, qty in batch
+        ]
+        total = sum((q for _, q in batch), D(0))
+        if accepted + total <= D(10):
+            with lab.session() as (s, ctx):
+                service.disposition(s, ctx, nc_id, lines=specs)
+            accepted += total
+            moved += sum((q for kind, q in batch if kind != "use_as_is"), D(0))
+        else:
+            with pytest.raises((InvalidInput, Conflict)), lab.session() as (s, ctx):
+                service.disposition(s, ctx, nc_id, lines=specs)
+    with lab.session() as (s, ctx):
+        nc = service.get_nonconformance(s, ctx, nc_id)
+        assert nc.dispositioned_quantity == accepted == sum((d.quantity for d in nc.dispositions), D(0))
+        assert nc.status == ("dispositioned" if accepted == D(10) else "open")
+        assert inventory.verify_balances(s, ctx) == []
+    assert sum((q for _, _, q in _moves(lab, nc_id)), D(0)) == moved
+    assert _on_hand(lab, "bolt", "a") == D(30) - moved
