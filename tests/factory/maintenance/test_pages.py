@@ -107,7 +107,7 @@ def test_order_page_edit_start_complete_and_cancel(browser: Browser, shop: Shop)
     edit = {
         "csrf_token": token,
         "failure_at": _local(NOW - 5 * HOUR),
-        "equipment_down": "on",
+        "has_equipment_down": "1",
         "repair_start_at": _local(NOW - 6 * HOUR),
         "description": "Leak at cylinder",
     }
@@ -144,6 +144,8 @@ def test_order_page_edit_start_complete_and_cancel(browser: Browser, shop: Shop)
     with shop.session() as (s, ctx):
         closed = service.get_maintenance_order(s, ctx, order.id)
         assert (closed.status, closed.labour_hours, closed.action_taken) == ("done", Decimal("3.00"), "Seal replaced")
+        # The tick box was cleared on the edit form: the machine was not down after all.
+        assert closed.equipment_down is False
         assert service.get_maintenance_order(s, ctx, spare.id).status == "cancelled"
 
 

@@ -267,6 +267,9 @@ def order_page(request: Request, order_id: int, db: DbSession, page: Console) ->
 def edit_order_page(request: Request, order_id: int, db: DbSession, page: Console, form: Form) -> Response:
     """Change an open or in-progress order; errors come back inline."""
     raw, data = _form_values(form, EDIT_FIELDS)
+    if form.get("has_equipment_down") is None:
+        # Only a corrective order's form shows the tick box; an absent box changes nothing.
+        data.pop("equipment_down", None)
     try:
         body = validate(OrderUpdate, data)
         attempt(db, lambda: service.update_maintenance_order(db, page.ctx, _id(order_id), **body.model_dump()))
