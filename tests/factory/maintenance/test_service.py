@@ -4,6 +4,7 @@ reliability figures, and what deleting a machine does to its maintenance records
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -381,3 +382,37 @@ def test_other_enterprise_objects_are_not_found(shop: Shop, shop_factory: object
         assert _field(foreign) == "equipment_id"
         with pytest.raises(NotFound):
             service.equipment_reliability(s, ctx, other.ids["press"], start=NOW - DAY, end=NOW)
+
+
+def test_two_generations_at_once_open_one_order_per_plan(shop: Shop) -> None:
+    with shop.session() as (s, ctx):
+        plan = service.create_plan(
+            s,
+            ctx,
+            equipment_id=shop.ids["press"],
+            name="Daily check",
+            trigger_type="calendar",
+            interval_days=1,
+            start_date=(NOW - 3 * DAY).date(),
+        )
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with shop.session() as (s, ctx):
+                barrier.wait(timeout=30)
+                results.append(len(service.generate_due_orders(s, ctx, NOW)))
+        except BaseException as exc:  # handed to the test thread, to fail it there
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [0, 1]
+    with shop.session() as (s, ctx):
+        assert service.list_maintenance_orders(s, ctx, filters={"plan_id": plan.id})[1] == 1
