@@ -272,6 +272,25 @@ def test_bad_input_names_the_field(client: TestClient, works: Plant) -> None:
         headers=h,
     )
     assert short.status_code == 422 and short.json()["field"] == "lines.1.quantity", short.text
+    # Totals the database cannot hold and times UTC cannot hold are refused by field, never a server error.
+    huge = client.post(
+        f"{WO}/{ids['wo']}/issues",
+        json={
+            "lines": [
+                {"component_id": wo["components"][0]["id"], "quantity": "999999999999", "location_id": works.ids["a"]}
+            ]
+        },
+        headers=h,
+    )
+    assert huge.status_code == 422 and huge.json()["field"] == "lines.0.quantity", huge.text
+    big = {"good_quantity": "999999999999.999999"}
+    assert client.post(f"{OPS}/{ids['op']}/report", json=big, headers=h).status_code == 201
+    again = client.post(f"{OPS}/{ids['op']}/report", json=big, headers=h)
+    assert again.status_code == 422 and again.json()["field"] == "good_quantity", again.text
+    ancient = client.post(f"{OPS}/{ids['op']}/pause", json={"at": "0001-01-01T00:00:00+01:00"}, headers=h)
+    assert ancient.status_code == 422 and ancient.json()["field"] == "at", ancient.text
+    window = client.get(f"{API}/operation-reports", params={"since": "0001-01-01T00:00:00+01:00"}, headers=h)
+    assert window.status_code == 422 and window.json()["field"] == "since", window.text
 
 
 def test_no_credentials_is_401(client: TestClient, works: Plant) -> None:

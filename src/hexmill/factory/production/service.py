@@ -74,6 +74,8 @@ MAKE_KINDS: Final = ("semi_finished", "finished")
 # Numeric(18, 6) holds values below 10**12.
 MAX_QUANTITY: Final = Decimal(10) ** 12
 MINUTE_STEP: Final = Decimal("0.001")
+# Numeric(12, 3) holds labour minutes below 10**9.
+MAX_MINUTES: Final = Decimal(10) ** 9
 # States in which the shop floor reports, issues and receives against an order.
 RUNNING_STATES: Final = ("released", "in_progress")
 REPORTING_STATES: Final = ("released", "in_progress", "completed")
@@ -110,6 +112,21 @@ def _audit(session: Session, ctx: Context, action: str, wo: WorkOrder, **detail:
             **{k: str(v) if isinstance(v, Decimal | date | datetime) else v for k, v in detail.items()},
         },
     )
+
+
+def _when(value: datetime, field: str = "at") -> datetime:
+    """Return a time as aware UTC, or refuse one that UTC cannot hold (year 1 east of Greenwich)."""
+    try:
+        return as_utc(value)
+    except OverflowError as exc:
+        raise _invalid(N_("The time is out of range."), field) from exc
+
+
+def _within(value: Decimal, field: str, limit: Decimal = MAX_QUANTITY) -> Decimal:
+    """Return a total the database can hold, or refuse the input that would make it overflow."""
+    if abs(value) >= limit:
+        raise _invalid(N_("The total would be too large: %(total)s."), field, total=_show(value))
+    return value
 
 
 def _quantity(value: Decimal, field: str) -> Decimal:
@@ -344,7 +361,8 @@ def release_work_order(session: Session, ctx: Context, work_order_id: int) -> Wo
     today = utcnow().date()
     rows = [row for row in masterdata.bom_tree(session, ctx, item.id, on=today) if row.level == 1]
     for n, row in enumerate(rows):
-        per_unit = materials.per_unit(row.quantity)
+        per_unit = _within(materials.per_unit(row.quantity), "quantity", Decimal(10) ** 14)
+        _within(per_unit * wo.quantity, "quantity")
         wo.components.append(
             WorkOrderComponent(
                 tenant_id=wo.tenant_id,
@@ -513,7 +531,7 @@ def _record(
         )
     )
     state = shopfloor.fold(_event(r) for r in past)
-    event = shopfloor.Event(kind, as_utc(at), good, scrap, labour)
+    event = shopfloor.Event(kind, _when(at), good, scrap, labour)
     try:
         after = shopfloor.apply(state, event)
     except shopfloor.IllegalTransition as exc:
@@ -528,6 +546,9 @@ def _record(
         raise _invalid(
             N_("Quantities and labour time are reported with pause, finish or report only."), "good_quantity"
         ) from exc
+    _within(after.good, "good_quantity")
+    _within(after.scrap, "scrap_quantity")
+    _within(after.labour_minutes, "labour_minutes" if labour is not None else "at", MAX_MINUTES)
     previous = _previous(wo, op)
     if good and previous is not None and not shopfloor.within_previous(after.good, previous.good_quantity):
         raise _invalid(
@@ -700,6 +721,7 @@ def operation_reports(session: Session, ctx: Context, *, since: datetime, until:
     """
     ctx.require(VIEW)
     ctx.require_tenant()
+    since, until = _when(since, "since"), _when(until, "until")
     window = list(
         session.scalars(
             select(OperationReport.operation_id)
@@ -1045,6 +1067,7 @@ def issue_material(
                 number=wo.number,
             )
         quantity = _quantity(spec.quantity, prefix + "quantity")
+        _within(component.issued_quantity + quantity, prefix + "quantity")
         location_id = _internal(session, ctx, spec.location_id, prefix + "location_id")
         item = masterdata.get_item(session, ctx, component.item_id)
         for lot_id, qty in _picks(
@@ -1182,7 +1205,9 @@ def receive_work_order(
     fields: list[str] = []
     owners: list[tuple[WorkOrderComponent, int]] = []
     lots = dict(component_lots or {})
-    good_total = wo.received_quantity + qty
+    good_total = _within(wo.received_quantity + qty, "quantity")
+    for n, component in enumerate(wo.components):
+        _within(component.quantity_per_unit * good_total, f"components.{n}.quantity")
     needs = [
         (n, c, materials.backflush_quantity(c.quantity_per_unit, good_total, c.issued_quantity))
         for n, c in enumerate(wo.components)
