@@ -18,10 +18,14 @@ from hexmill.core.context import Context
 from hexmill.core.db import make_sessionmaker, transaction
 from hexmill.core.models import Park
 from hexmill.core.tenancy import ALL_TENANTS, set_scope
+from hexmill.factory.demo import DEMO_ORDERS_PER_DAY, seed_factory
 
 PARK_NAME = "Taihu Smart Manufacturing Park"
 #: The enterprise whose connected cell is fed by the plant simulator.
 CONNECTED_ENTERPRISE = "machining"
+#: The enterprise that gets the factory's master data and a history of orders, production and upkeep.
+FACTORY_ENTERPRISE = "machining"
+FACTORY_SEED = 2024
 
 
 @dataclass(frozen=True)
@@ -237,11 +241,13 @@ def seed_demo(
     data_dir: Path | None = None,
     console: Console | None = None,
     ports: DemoPorts | None = DemoPorts(),  # noqa: B008 - frozen value object
+    factory_days: int = 365,
 ) -> DemoLogins:
     """Seed the demo park once (idempotent) and return the logins.
 
     With ``ports``, the machining enterprise also gets the connected cell: simulated machines
-    provisioned as OPC UA and Modbus devices on those loopback ports.
+    provisioned as OPC UA and Modbus devices on those loopback ports. It also gets the factory:
+    master data and ``factory_days`` of history up to yesterday (``hexmill.factory.demo``).
     """
     console = console or Console(stderr=True)
     data = data_dir or get_settings().data_dir
@@ -272,14 +278,27 @@ def seed_demo(
             is_platform_admin=True,
         )
         for ent in ENTERPRISES:
-            _seed_enterprise(session, ent, park_id=park.id, password=password, ports=ports, data_dir=data)
+            tenant_id = _seed_enterprise(session, ent, park_id=park.id, password=password, ports=ports, data_dir=data)
+            if ent.slug == FACTORY_ENTERPRISE and factory_days > 0:
+                console.print(f"seeding {factory_days} days of factory history for {ent.name} ...")
+                set_scope(session, tenant_id)
+                summary = seed_factory(
+                    session,
+                    Context.system(tenant_id),
+                    days=factory_days,
+                    orders_per_day=DEMO_ORDERS_PER_DAY,
+                    seed=FACTORY_SEED,
+                )
+                made = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(summary.counts.items()))
+                console.print(f"factory history {summary.first_day} to {summary.last_day}: {made}")
             console.print(f"seeded {ent.name}")
     return logins
 
 
 def _seed_enterprise(
     session: Session, ent: DemoEnterprise, *, park_id: int, password: str, ports: DemoPorts | None, data_dir: Path
-) -> None:
+) -> int:
+    """Create one enterprise with its members, plant and (for one of them) the connected cell; return its id."""
     system = Context.system()
     set_scope(session, ALL_TENANTS)
     tenant = identity.create_tenant(
@@ -307,6 +326,7 @@ def _seed_enterprise(
     site_id = _seed_assets(session, Context.system(tenant.id), ent)
     if ent.slug == CONNECTED_ENTERPRISE and ports is not None:
         seed_connected_cell(session, Context.system(tenant.id), site_id=site_id, ports=ports, data_dir=data_dir)
+    return tenant.id
 
 
 def _seed_assets(session: Session, ctx: Context, ent: DemoEnterprise) -> int:

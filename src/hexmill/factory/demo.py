@@ -173,10 +173,11 @@ class _History:
         # Finished goods on the shelf FG-01 by item: FIFO of [lot id, quantity]; kept exactly in step
         # with the ledger (receipts, scrap, shipments) so deliveries reserve only what is there.
         self.shelf: dict[str, deque[list[Any]]] = {code: deque() for code in PRODUCTS}
-        # Raw material: what we think is on hand (never less than real) and on order.
+        # Raw material on hand as planned (consumption counted in full, so never above the ledger), and on order.
         self.raw_on_hand: dict[str, Decimal] = {}
         self.raw_on_order: dict[str, Decimal] = {}
         self.daily_need = self._daily_need()
+        self.cushion = self._cushion()
         self.numbers: dict[str, int] = {}
         self.plans: dict[str, Any] = {}
 
@@ -210,30 +211,53 @@ class _History:
 
     # --- purchasing -----------------------------------------------------------------------
 
+    @staticmethod
+    def _explode(code: str, quantity: Decimal, need: dict[str, Decimal]) -> None:
+        """Add the raw material ``quantity`` of ``code`` needs, through every BOM level, to ``need``."""
+        for component, per, scrap in BOMS.get(code, ()):
+            amount = quantity * Decimal(per) / (ONE - Decimal(scrap))
+            if component in BOMS:
+                _History._explode(component, amount, need)
+            else:
+                need[component] = need.get(component, Decimal(0)) + amount
+
     def _daily_need(self) -> dict[str, Decimal]:
-        """Return the raw material a day of orders needs on average, through every BOM level."""
+        """Return the raw material a day of orders needs on average."""
         need: dict[str, Decimal] = {}
-
-        def explode(code: str, qty: Decimal) -> None:
-            for component, per, scrap in BOMS.get(code, ()):
-                amount = qty * Decimal(per) / (ONE - Decimal(scrap))
-                if component in BOMS:
-                    explode(component, amount)
-                else:
-                    need[component] = need.get(component, Decimal(0)) + amount
-
         lines_per_day = Decimal(str(self.orders_per_day)) * Decimal("1.5") / len(PRODUCTS)
         for code, (low, high, _) in PRODUCTS.items():
-            explode(code, lines_per_day * Decimal(low + high) / 2 * Decimal("1.15"))
+            self._explode(code, lines_per_day * Decimal(low + high) / 2 * Decimal("1.15"), need)
         return need
+
+    def _cushion(self) -> dict[str, Decimal]:
+        """Return the raw material of one order of the largest lines of every product (orders are lumpy)."""
+        need: dict[str, Decimal] = {}
+        for code, (_, high, _) in PRODUCTS.items():
+            self._explode(code, Decimal(high) * Decimal("1.15") + 1, need)
+        return need
+
+    def _order_quantity(self, code: str) -> Decimal:
+        return _whole(self.daily_need[code] * 30 + self.cushion[code]) + 10
 
     def opening_stock(self) -> None:
         """Buy and receive a month of every raw material on the first morning."""
         with frozen_at(_at(self.first, 6)):
             for supplier_code, (_, codes, _) in SUPPLIERS.items():
-                wanted = {code: _whole(self.daily_need[code] * 30) + 100 for code in codes}
+                wanted = {code: self._order_quantity(code) for code in codes}
                 order_id = self._order(supplier_code, wanted, self.first)
                 self._receive(order_id)
+
+    def _ensure(self, needs: dict[str, Decimal]) -> None:
+        """Expedite raw material that production needs now and the plan says is short (received at once)."""
+        for supplier_code, (_, codes, _) in SUPPLIERS.items():
+            short = {
+                code: _whole(needs[code] - self.raw_on_hand.get(code, Decimal(0))) + self._order_quantity(code)
+                for code in codes
+                if code in needs and self.raw_on_hand.get(code, Decimal(0)) < needs[code]
+            }
+            if short:
+                self._receive(self._order(supplier_code, short, utcnow().date()))
+                self.summary.add("expedited_orders")
 
     def _order(self, supplier_code: str, wanted: dict[str, Decimal], expected: date) -> int:
         today = utcnow().date()
@@ -264,10 +288,10 @@ class _History:
         """Order raw material from each supplier whose items fall below three weeks of need."""
         for supplier_code, (_, codes, (low, high)) in SUPPLIERS.items():
             short = {
-                code: _whole(self.daily_need[code] * 30) + 50
+                code: self._order_quantity(code)
                 for code in codes
                 if self.raw_on_hand.get(code, Decimal(0)) + self.raw_on_order.get(code, Decimal(0))
-                < self.daily_need[code] * 21
+                < self.daily_need[code] * 21 + self.cushion[code]
             }
             if short:
                 lead = self.rng.randint(low, high)
@@ -434,6 +458,7 @@ class _History:
             # Bought parts are kitted from the raw store for the whole order; the machined parts are
             # backflushed from the WIP buffer when the order is received.
             kit = [c for c in wo.components if codes[c.item_id] not in BOMS]
+            self._ensure({codes[c.item_id]: c.required_quantity for c in kit})
             production.issue_material(
                 self.s,
                 self.ctx,
@@ -474,6 +499,8 @@ class _History:
         )
         if good > 0:
             with frozen_at(moment):
+                if semi:
+                    self._ensure({codes[c.item_id]: c.quantity_per_unit * good for c in wo.components})
                 receipt = production.receive_work_order(
                     self.s,
                     self.ctx,
