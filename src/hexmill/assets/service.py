@@ -516,11 +516,22 @@ def update_equipment(session: Session, ctx: Context, equipment_id: int, **fields
 
 
 def delete_equipment(session: Session, ctx: Context, equipment_id: int) -> None:
-    """Delete equipment and its tags."""
+    """Delete equipment and its tags; refused while records of other domains still refer to it.
+
+    Other domains keep their own history of a machine (maintenance orders, say) with foreign keys
+    that restrict its deletion; assets does not know them, so the database's refusal is the check.
+    """
     ctx.require(EDIT)
     equipment = lookup(session, Equipment, equipment_id, N_("Equipment %(id)s not found."))
-    session.delete(equipment)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.delete(equipment)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            N_("Equipment %(name)s cannot be deleted: records such as maintenance orders still refer to it."),
+            name=equipment.name,
+        ) from exc
     audit.record(
         session,
         ctx,
