@@ -178,3 +178,29 @@ def test_scrap_reasons_page(browser: Browser, works: Plant) -> None:
     assert "Make active" in toggled.text
     deleted = browser.post(f"/production/scrap-reasons/{rid}/delete", data={"csrf_token": token})
     assert "Scrap reason deleted." in deleted.text and "No scrap reasons yet." in deleted.text
+
+
+def test_operator_reports_on_the_shop_floor_and_a_viewer_only_reads(
+    browser_factory: Callable[[], Browser], works: Plant, actor_factory: Callable[..., Any]
+) -> None:
+    wo_id = make_order(works, number="WO-ROLES-1")
+    cut, _ = operation_ids(works, wo_id)
+    centre = works.ids["cut_wc"]
+    operator = _logged_in(browser_factory(), actor_factory("operator", tenant=works.actor.tenant))
+    page = operator.get("/production/shop-floor", params={"work_centre_id": centre})
+    assert f'formaction="/production/shop-floor/operations/{cut}/start"' in page.text
+    token = operator.csrf("/production/shop-floor")
+    started = operator.post(
+        f"/production/shop-floor/operations/{cut}/start", data={"csrf_token": token, "work_centre_id": str(centre)}
+    )
+    assert "Report recorded." in started.text
+    order = operator.get(f"/production/{wo_id}").text
+    assert 'id="issue"' in order and 'id="receive"' in order  # operators issue and receive
+    assert f"/production/{wo_id}/close" not in order  # but do not close orders
+    viewer = _logged_in(browser_factory(), actor_factory("viewer", tenant=works.actor.tenant))
+    seen = viewer.get("/production/shop-floor", params={"work_centre_id": centre}).text
+    assert f'id="card-{cut}"' in seen and "formaction=" not in seen
+    read = viewer.get(f"/production/{wo_id}").text
+    assert "WO-ROLES-1" in read and 'id="issue"' not in read and "/operations/" not in read
+    with works.session() as (s, ctx):
+        assert service.get_operation(s, ctx, cut).status == "running"
