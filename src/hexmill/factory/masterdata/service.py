@@ -139,6 +139,21 @@ def _refuse_if_used(session: Session, condition: ColumnElement[bool], message: s
         raise Conflict(message, field=field, name=name)
 
 
+def _delete_unless_referenced(session: Session, obj: object, message: str, field: str, name: str) -> None:
+    """Delete ``obj``, or raise Conflict(message) if other records still refer to it.
+
+    Orders, stock moves and lots of other parts point at master data without master data knowing
+    them: their foreign keys refuse the delete, and the user hears why rather than a crash. The
+    savepoint leaves the transaction usable after a refusal.
+    """
+    try:
+        with session.begin_nested():
+            session.delete(obj)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message, field=field, name=name) from exc
+
+
 def _apply(obj: object, fields: Mapping[str, Any]) -> None:
     for key, value in fields.items():
         setattr(obj, key, value)
@@ -242,8 +257,9 @@ def delete_uom(session: Session, ctx: Context, uom_id: int) -> None:
         "uom_id",
         uom.code,
     )
-    session.delete(uom)
-    session.flush()
+    _delete_unless_referenced(
+        session, uom, N_("Unit %(name)s is still used by orders or stock records."), "uom_id", uom.code
+    )
     _audit(session, ctx, "delete", "uom", obj_id=uom_id, detail={"code": uom.code})
 
 
@@ -523,18 +539,13 @@ def delete_item(session: Session, ctx: Context, item_id: int) -> None:
         "item_id",
         item.code,
     )
-    try:
-        with session.begin_nested():  # a savepoint: a refused delete leaves the transaction usable
-            session.delete(item)
-            session.flush()
-    except IntegrityError as exc:
-        # Stock moves, lots and (later) orders point at items without master data knowing them:
-        # their foreign keys refuse the delete, and the user hears why rather than a crash.
-        raise Conflict(
-            N_("Item %(name)s has stock history or other records; make it inactive instead."),
-            field="item_id",
-            name=item.code,
-        ) from exc
+    _delete_unless_referenced(
+        session,
+        item,
+        N_("Item %(name)s has stock history or other records; make it inactive instead."),
+        "item_id",
+        item.code,
+    )
     _audit(session, ctx, "delete", "item", obj_id=item_id, detail={"code": item.code})
 
 
@@ -1078,8 +1089,9 @@ def delete_work_centre(session: Session, ctx: Context, work_centre_id: int) -> N
         "work_centre_id",
         wc.code,
     )
-    session.delete(wc)
-    session.flush()
+    _delete_unless_referenced(
+        session, wc, N_("Work centre %(name)s is still named by work orders."), "work_centre_id", wc.code
+    )
     _audit(session, ctx, "delete", "work_centre", obj_id=work_centre_id, detail={"code": wc.code})
 
 
