@@ -186,3 +186,41 @@ def test_quotation_pages_create_send_accept_and_convert(browser: Browser, shop: 
     assert "already been converted" in again.text
     assert 'id="converted"' in browser.get(f"/sales/quotations/{qid}").text
     assert "Q-PAGE-1" in browser.get("/sales/quotations", params={"status": "accepted"}).text
+
+
+def test_one_delivery_ships_several_serials_of_one_line(browser: Browser, shop: Plant) -> None:
+    ids = shop.ids
+    with shop.session() as (s, ctx):
+        ids["motor-2"] = inventory.create_lot(s, ctx, item_id=ids["motor"], number="MOTOR-2").id
+    shop.receive("motor", "1", lot="motor-2")
+    with shop.session() as (s, ctx):
+        order = service.create_sales_order(
+            s, ctx, number="SO-SERIALS", customer_id=ids["client"],
+            lines=[{"item_id": ids["motor"], "quantity": Decimal(2)}],
+        )  # fmt: skip
+        service.confirm_sales_order(s, ctx, order.id)
+        order_id, line_id = order.id, order.lines[0].id
+    _logged_in(browser, shop.actor)
+    page = browser.get(f"/sales/{order_id}")
+    # A serial line with two open units offers a row per serial.
+    assert 'id="deliver-0"' in page.text and 'id="deliver-1"' in page.text and 'id="deliver-2"' not in page.text
+    token = browser.csrf(f"/sales/{order_id}")
+    rows = {
+        f"lines.{n}.{field}": value
+        for n, lot in enumerate(("motor-1", "motor-2"))
+        for field, value in (
+            ("order_line_id", str(line_id)),
+            ("quantity", "1"),
+            ("location_id", str(ids["a"])),
+            ("lot_id", str(ids[lot])),
+        )
+    }
+    planned = browser.post(f"/sales/{order_id}/deliveries", data={"csrf_token": token, **rows})
+    assert "Delivery planned." in planned.text
+    with shop.session() as (s, ctx):
+        (delivery,), _ = service.list_deliveries(s, ctx, filters={"order_id": order_id})
+        assert sorted(dl.lot_id for dl in delivery.lines) == sorted([ids["motor-1"], ids["motor-2"]])
+    shipped = browser.post(f"/sales/deliveries/{delivery.id}/ship", data={"csrf_token": token})
+    assert shipped.status_code == 200
+    with shop.session() as (s, ctx):
+        assert service.get_sales_order(s, ctx, order_id).status == "delivered"

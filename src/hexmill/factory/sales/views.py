@@ -6,7 +6,8 @@ form, and the quotation list, new-quotation form and quotation page with its con
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -41,6 +42,8 @@ QUOTATION_HEADER = ("number", "customer_id", "quote_date", "valid_until", "note"
 ORDER_LINE = ("item_id", "quantity", "uom_id", "unit_price", "due_date")
 QUOTATION_LINE = ("item_id", "quantity", "uom_id", "unit_price", "requested_date")
 MOVE_LINE = ("order_line_id", "quantity", "location_id", "lot_id")
+# Rows the delivery form offers per order line of a tracked item (one serial or lot per row).
+ROWS_PER_LINE = 5
 STATUS_LABELS = {
     "draft": N_("Draft"),
     "confirmed": N_("Confirmed"),
@@ -377,6 +380,23 @@ def create_page(request: Request, db: DbSession, page: Console, form: Form) -> R
     return flash(request, redirect(f"/sales/{order.id}"), N_("Sales order %(number)s created."), number=order.number)
 
 
+def _delivery_rows(lines: Sequence[Any], *, tracked: set[int]) -> list[tuple[int, Any]]:
+    """Return the delivery form's numbered rows: one per open line, more for a tracked item's lots.
+
+    A serial item ships one serial per row, so its line gets a row per open unit (up to
+    ``ROWS_PER_LINE``); a lot item gets ``ROWS_PER_LINE`` rows to take from several lots.
+    """
+    rows: list[tuple[int, Any]] = []
+    for line in lines:
+        open_quantity = line.base_quantity - line.delivered_quantity
+        if open_quantity <= 0:
+            continue
+        count = min(ROWS_PER_LINE, math.ceil(open_quantity)) if line.item_id in tracked else 1
+        start = len(rows)
+        rows.extend((start + k, line) for k in range(count))
+    return rows
+
+
 def _order_page(
     request: Request,
     db: Session,
@@ -393,6 +413,7 @@ def _order_page(
     order = service.get_sales_order(db, page.ctx, _id(order_id))
     deliveries, _ = service.list_deliveries(db, page.ctx, filters={"order_id": order.id}, limit=MAX_LIMIT)
     choices = service.choices(db, page.ctx)
+    lots = service.lot_choices(db, page.ctx, [line.item_id for line in order.lines])
     return render(
         request,
         "sales/order.html",
@@ -400,7 +421,8 @@ def _order_page(
         order=order,
         deliveries=list(reversed(deliveries)),
         returns=service.list_returns(db, page.ctx, order.id),
-        lots=service.lot_choices(db, page.ctx, [line.item_id for line in order.lines]),
+        lots=lots,
+        delivery_rows=_delivery_rows(order.lines, tracked=set(lots)),
         choices=choices,
         status_labels=STATUS_LABELS,
         delivery_labels=DELIVERY_LABELS,
@@ -483,7 +505,7 @@ def cancel_page(request: Request, order_id: int, db: DbSession, page: Console, f
 def create_delivery_page(request: Request, order_id: int, db: DbSession, page: Console, form: Form) -> Response:
     """Plan a delivery; an over-shipment comes back inline on the line it concerns."""
     order = service.get_sales_order(db, page.ctx, _id(order_id))
-    raw, rows = _rows(form, len(order.lines), MOVE_LINE)
+    raw, rows = _rows(form, len(order.lines) * ROWS_PER_LINE, MOVE_LINE)
     numbers = [row.pop("n") for row in rows]
     note = values(form, ("note",))
     try:
