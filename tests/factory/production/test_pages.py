@@ -204,3 +204,33 @@ def test_operator_reports_on_the_shop_floor_and_a_viewer_only_reads(
     assert "WO-ROLES-1" in read and 'id="issue"' not in read and "/operations/" not in read
     with works.session() as (s, ctx):
         assert service.get_operation(s, ctx, cut).status == "running"
+
+
+def test_receipt_form_backflushes_the_lot_chosen_per_component(browser: Browser, works: Plant) -> None:
+    ids = works.ids
+    works.receive("bolt", "100", "a")
+    works.receive("steel", "10", "a", "steel-1")  # the oldest lot: FIFO would take it
+    works.receive("steel", "10", "a", "steel-2")
+    wo_id = make_order(works, quantity="2")
+    with works.session() as (s, ctx):
+        steel = next(c.id for c in service.get_work_order(s, ctx, wo_id).components if c.item_id == ids["steel"])
+    _logged_in(browser, works.actor)
+    page = browser.get(f"/production/{wo_id}")
+    assert f'name="component_lots.{steel}"' in page.text
+    token = browser.csrf(f"/production/{wo_id}")
+    received = browser.post(
+        f"/production/{wo_id}/receipts",
+        data={
+            "csrf_token": token,
+            "quantity": "2",
+            "location_id": str(ids["b"]),
+            "lot_number": "W-LOT-PICK",
+            "backflush": "on",
+            "backflush_location_id": str(ids["a"]),
+            f"component_lots.{steel}": str(ids["steel-2"]),
+        },
+    )
+    assert "Goods received." in received.text
+    with works.session() as (s, ctx):
+        picked = {i.lot_id for i in service.list_issues(s, ctx, wo_id) if i.lot_id}
+    assert picked == {ids["steel-2"]}

@@ -35,6 +35,8 @@ from hexmill.web.forms import FormErrors, FormInvalid, attempt, validate, values
 from hexmill.web.templating import flash, redirect, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+# Receipt form fields naming the lot to backflush of one component: component_lots.<component id>.
+COMPONENT_LOT = "component_lots."
 PAGE: Final = 50
 ORDER_FIELDS: Final = ("number", "item_id", "quantity", "start_date", "due_date", "note")
 ISSUE_FIELDS: Final = ("component_id", "quantity", "location_id", "lot_id")
@@ -319,11 +321,20 @@ def _order_page(
     labels = _labels(db, page)
     component_choices = [(c.id, f"{c.position} · {labels['items'].get(c.item_id, c.item_id)}") for c in wo.components]
     lot_choices: list[tuple[int, str]] = []
+    item_lots: dict[int, list[tuple[int, str]]] = {}
     if can_move and page.ctx.can(inventory.VIEW):
         for item_id in sorted({c.item_id for c in wo.components}):
             found, _ = inventory.list_lots(db, page.ctx, filters={"item_id": item_id}, limit=200)
             code = labels["items"].get(item_id, item_id)
             lot_choices += [(lot.id, f"{code} · {lot.number}") for lot in found]
+            if found:
+                item_lots[item_id] = [(lot.id, lot.number) for lot in found]
+    # The receipt form's backflush lot per tracked component ("component_lots.<component id>").
+    backflush_lots = [
+        (c, labels["items"].get(c.item_id, c.item_id), item_lots[c.item_id])
+        for c in wo.components
+        if c.item_id in item_lots
+    ]
     return render(
         request,
         "production/order.html",
@@ -333,6 +344,7 @@ def _order_page(
         issues=issues,
         receipts=receipts,
         lots=lots,
+        backflush_lots=backflush_lots,
         sequences={op.id: op.sequence for op in wo.operations},
         positions={c.id: c.position for c in wo.components},
         issue_form=issue_form or {},
@@ -481,10 +493,14 @@ def receipt_page(request: Request, work_order_id: int, db: DbSession, page: Cons
     data = values(form, RECEIPT_FIELDS)
     backflush = form.get("backflush") == "on"
     serials = [s.strip() for s in str(data.pop("serial_numbers", "") or "").splitlines() if s.strip()]
+    chosen = {key: str(value) for key, value in form.items() if key.startswith(COMPONENT_LOT) and value}
+    picks = [{"component_id": key.removeprefix(COMPONENT_LOT), "lot_id": value} for key, value in chosen.items()]
     try:
-        body = validate(ReceiptCreate, {**data, "serial_numbers": serials, "backflush": backflush})
+        body = validate(
+            ReceiptCreate, {**data, "serial_numbers": serials, "backflush": backflush, "component_lots": picks}
+        )
         payload = body.model_dump()
-        payload.pop("component_lots")
+        payload["component_lots"] = {pick["component_id"]: pick["lot_id"] for pick in payload["component_lots"]}
         attempt(db, lambda: service.receive_work_order(db, page.ctx, _id(work_order_id), **payload))
     except FormInvalid as exc:
         fields: dict[str, str] = {}
@@ -493,6 +509,6 @@ def receipt_page(request: Request, work_order_id: int, db: DbSession, page: Cons
             key = "serial_numbers" if name.startswith("serial_numbers") else name
             fields.setdefault(key, message)
         errors = FormErrors(fields=fields, summary=exc.errors.summary)
-        shown = {**data, "serial_numbers": "\n".join(serials), "backflush": "on" if backflush else ""}
+        shown = {**data, **chosen, "serial_numbers": "\n".join(serials), "backflush": "on" if backflush else ""}
         return _order_page(request, db, page, work_order_id, receipt_form=shown, receipt_errors=errors)
     return flash(request, redirect(f"/production/{_id(work_order_id)}"), N_("Goods received."))
