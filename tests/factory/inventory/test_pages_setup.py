@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hexmill.factory.inventory import service
 from tests.factory.inventory.conftest import Plant
 from tests.web.conftest import Browser
 from tests.web.test_pages import FIELD_ERROR, _logged_in
@@ -70,3 +71,32 @@ def test_reservations_are_made_refused_beyond_available_and_released(browser: Br
     assert released.status_code == 200 and f"Reservation {held} released." in released.text
     assert 'id="reservation-' not in browser.get("/inventory/reservations").text.split("<tbody>", 1)[1]
     assert f'id="reservation-{held}"' in browser.get("/inventory/reservations", params={"status": "released"}).text
+
+
+def test_a_move_can_bring_in_a_new_lot(browser: Browser, plant: Plant) -> None:
+    _logged_in(browser, plant.actor)
+    token = browser.csrf("/inventory/moves")
+    form = {
+        "csrf_token": token,
+        "item_id": str(plant.ids["steel"]),
+        "quantity": "4",
+        "from_location_id": str(plant.ids["supplier"]),
+        "to_location_id": str(plant.ids["a"]),
+        "lot_id": "",
+        "lot_number": "STEEL-NEW",
+    }
+    posted = browser.post("/inventory/moves", data=form)
+    assert posted.status_code == 200 and "posted" in posted.text
+    with plant.session() as (s, ctx):
+        (lot,), _ = service.list_lots(s, ctx, filters={"number": "STEEL-NEW"})
+        assert service.balance(s, ctx.require_tenant(), plant.ids["steel"], plant.ids["a"], lot.id) == 4
+    again = browser.post("/inventory/moves", data=form)  # the number is taken now
+    assert again.status_code == 422
+    assert "lot_number" in dict(FIELD_ERROR.findall(again.text))
+    short = browser.post(
+        "/inventory/moves",
+        data={**form, "lot_number": "STEEL-NEWER", "from_location_id": str(plant.ids["b"])},
+    )
+    assert short.status_code == 422  # nothing on shelf B: the move fails, and the new lot with it
+    with plant.session() as (s, ctx):
+        assert service.list_lots(s, ctx, filters={"number": "STEEL-NEWER"})[1] == 0

@@ -19,6 +19,7 @@ from hexmill.factory.inventory.models import RESERVATION_STATES
 from hexmill.factory.inventory.schemas import (
     CycleCountCreate,
     LocationCreate,
+    LotCreate,
     MoveCreate,
     ReservationCreate,
     WarehouseCreate,
@@ -120,11 +121,21 @@ def _moves(
 def post_move(request: Request, db: DbSession, page: Console, form: Form) -> Response:
     """Post a move; invalid input or too little stock comes back inline, next to the field."""
     data = values(form, MOVE_FIELDS)
+    new_lot = values(form, ("lot_number",))
     try:
         body = validate(MoveCreate, data)
-        move = attempt(db, lambda: service.post_move(db, page.ctx, **body.model_dump()))
+        fields = body.model_dump()
+        if new_lot and fields["lot_id"] is None:
+            # A receipt of a new lot or serial: create it with the move, in the same transaction.
+            lot = validate(LotCreate, {"item_id": fields["item_id"], "number": new_lot["lot_number"]})
+            made = attempt(db, lambda: service.create_lot(db, page.ctx, item_id=lot.item_id, number=lot.number))
+            fields["lot_id"] = made.id
+        move = attempt(db, lambda: service.post_move(db, page.ctx, **fields))
     except FormInvalid as exc:
-        return _moves(request, db, page, form=data, errors=exc.errors)
+        errors = exc.errors
+        if "number" in errors.fields:  # the lot's own field, shown on the new-lot input
+            errors.fields["lot_number"] = errors.fields.pop("number")
+        return _moves(request, db, page, form={**data, **new_lot}, errors=errors)
     return flash(request, redirect("/inventory/moves"), N_("Stock move %(id)s posted."), id=move.id)
 
 
