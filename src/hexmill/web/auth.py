@@ -101,7 +101,12 @@ async def _page_state(request: Request) -> PageState:
     if state.row.locale:
         set_locale(state.row.locale)
     if request.method not in SAFE_METHODS:
-        check_csrf(request, await read_form(request), state)
+        form = await read_form(request)
+        try:
+            check_csrf(request, form, state)
+        except PermissionDenied:
+            await form.close()  # uploaded files of a refused request are closed, not left to the collector
+            raise
     return state
 
 
