@@ -74,6 +74,7 @@ def test_the_history_covers_the_days_asked_for_and_every_kind_of_record(month: S
     for kind in (
         "purchase_orders",
         "purchase_receipts",
+        "quotations",
         "sales_orders",
         "work_orders",
         "operation_reports",
@@ -89,6 +90,13 @@ def test_the_history_covers_the_days_asked_for_and_every_kind_of_record(month: S
         # Every record is dated inside the history, not today.
         assert all(month.summary.first_day <= o.created_at.date() <= month.summary.last_day for o in orders)
         assert {o.status for o in orders} & {"delivered", "partially_delivered", "confirmed"}
+        quotations, quoted = sales.list_quotations(s, ctx, limit=500)
+        assert quoted == month.summary.counts["quotations"]
+        # Won quotations became the orders' source; lost ones were rejected or expired.
+        won = [q for q in quotations if q.status == "accepted"]
+        assert won
+        assert all(sales.quotation_order(s, ctx, q.id) is not None for q in won)
+        assert {q.status for q in quotations} <= {"accepted", "rejected", "expired", "sent"}
         _, purchases = purchasing.list_purchase_orders(s, ctx)
         assert purchases == month.summary.counts["purchase_orders"]
         upkeep, _ = maintenance.list_maintenance_orders(s, ctx, limit=500)

@@ -368,37 +368,73 @@ class _History:
 
     # --- sales and production -------------------------------------------------------------
 
+    def _lines(self, day: date) -> list[dict[str, Any]]:
+        """Return one or two order lines of finished products, due in two to four weeks."""
+        products = self.rng.sample(sorted(PRODUCTS), k=1 if self.rng.random() < 0.6 else 2)
+        lines = []
+        for code in products:
+            low, high, price = PRODUCTS[code]
+            lines.append(
+                {
+                    "item_id": self.m.items[code],
+                    "quantity": Decimal(self.rng.randint(low, high)),
+                    "unit_price": Decimal(price),
+                    "due_date": day + timedelta(days=self.rng.randint(12, 30)),
+                }
+            )
+        return lines
+
+    def _quote(self, day: date, customer: int, lines: list[dict[str, Any]]) -> int:
+        """Create and send a quotation of ``lines`` (their due dates as requested dates); return its id."""
+        quotation = sales.create_quotation(
+            self.s,
+            self.ctx,
+            number=self.number("QT", day),
+            customer_id=customer,
+            quote_date=day,
+            valid_until=day + timedelta(days=14),
+            lines=[
+                {**{k: v for k, v in line.items() if k != "due_date"}, "requested_date": line["due_date"]}
+                for line in lines
+            ],
+        )
+        sales.send_quotation(self.s, self.ctx, quotation.id)
+        self.summary.add("quotations")
+        return quotation.id
+
     def take_orders(self, day: date) -> None:
-        """Take today's sales orders and plan a work order (and its semi-finished ones) per line."""
+        """Take today's sales orders (a third won from a quotation) and plan a work order per line.
+
+        Now and then a quotation is lost: the customer rejects it or lets it expire.
+        """
         count = self._poisson(self.orders_per_day)
         for _ in range(count):
             customer = self.rng.choice(self.m.customers)
-            products = self.rng.sample(sorted(PRODUCTS), k=1 if self.rng.random() < 0.6 else 2)
-            lines = []
-            for code in products:
-                low, high, price = PRODUCTS[code]
-                lines.append(
-                    {
-                        "item_id": self.m.items[code],
-                        "quantity": Decimal(self.rng.randint(low, high)),
-                        "unit_price": Decimal(price),
-                        "due_date": day + timedelta(days=self.rng.randint(12, 30)),
-                    }
+            lines = self._lines(day)
+            if self.rng.random() < 0.35:
+                quotation = self._quote(day, customer, lines)
+                sales.accept_quotation(self.s, self.ctx, quotation)
+                order = sales.convert_quotation(self.s, self.ctx, quotation, number=self.number("SO", day))
+            else:
+                order = sales.create_sales_order(
+                    self.s,
+                    self.ctx,
+                    number=self.number("SO", day),
+                    customer_id=customer,
+                    order_date=day,
+                    customer_reference=f"PO{self.rng.randint(10000, 99999)}",
+                    lines=lines,
                 )
-            order = sales.create_sales_order(
-                self.s,
-                self.ctx,
-                number=self.number("SO", day),
-                customer_id=customer,
-                order_date=day,
-                customer_reference=f"PO{self.rng.randint(10000, 99999)}",
-                lines=lines,
-            )
             sales.confirm_sales_order(self.s, self.ctx, order.id)
             self.summary.add("sales_orders")
             for line in order.lines:
                 self.summary.add("sales_order_lines")
                 self._plan_line(day, order.id, line)
+        if self.rng.random() < self.orders_per_day * 0.3:
+            lost = self._quote(day, self.rng.choice(self.m.customers), self._lines(day))
+            later = _at(day + timedelta(days=self.rng.randint(3, 20)), 11)
+            answer = sales.reject_quotation if later.date() <= day + timedelta(days=14) else sales.expire_quotation
+            self.at(later, partial(answer, self.s, self.ctx, lost))
 
     def _poisson(self, mean: float) -> int:
         limit, k, p = math.exp(-mean), 0, 1.0
