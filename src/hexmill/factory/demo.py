@@ -4,6 +4,14 @@ Everything is written through the factory services (never by inserting rows), so
 obeys the same rules as real use. The history is simulated day by day with an event queue: each
 event runs with ``hexmill.core.clock.frozen_at`` set to its moment, so created, shipped and
 reported times fall on that day. The same ``seed`` gives the same history.
+
+A day: preventive orders that fall due (done that afternoon), raw material bought when it runs
+low (received days later, bar stock inspected), sales orders (some won from quotations) each
+planned as a make-to-order work order with work orders for its machined parts, machines that
+break down now and then. Work orders run on their day (start and finish per operation with some
+scrap, bought parts kitted, machined parts backflushed), finished goods are inspected (a failed
+check opens a nonconformance, part scrapped, part used as is) and shipped from the oldest lots; some
+lines slip past their due date, a few shipments come back.
 """
 
 from __future__ import annotations
