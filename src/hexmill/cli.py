@@ -121,6 +121,9 @@ def demo(  # every option is keyword-only: typer passes them by name
         bool,
         typer.Option("--simulate/--no-simulate", help="Run the plant simulator and the pollers beside the console."),
     ] = True,
+    factory_days: Annotated[
+        int, typer.Option(min=0, max=3660, help="Days of factory history to seed for the machining enterprise (0: none).")
+    ] = 365,
 ) -> None:
     """Migrate, seed the demo park (if not seeded yet) and serve it with a live simulated plant."""
     import asyncio
@@ -131,7 +134,7 @@ def demo(  # every option is keyword-only: typer passes them by name
     _migrate()
     engine = _engine()
     ports = DemoPorts(opcua=opcua_port, modbus=modbus_port, mqtt=mqtt_port)
-    logins = seed_demo(engine, console=out, ports=ports)
+    logins = seed_demo(engine, console=out, ports=ports, factory_days=factory_days)
     engine.dispose()
     table = Table(title=f"Demo logins — password for all: {logins.password}", title_justify="left")
     table.add_column("login", style="bold")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hexmill.assets import service as assets
 from hexmill.connect.demo_plant import DemoPorts, seed_connected_cell
 from hexmill.core import identity
+from hexmill.core.clock import utcnow
 from hexmill.core.config import get_settings
 from hexmill.core.context import Context
 from hexmill.core.db import make_sessionmaker, transaction
@@ -235,6 +239,17 @@ def logins_of(password: str) -> DemoLogins:
     return logins
 
 
+def _day_counter(bar: Progress, label: str, days: int) -> Callable[[date], None]:
+    """Return a progress callback that advances a bar of ``days`` days as the history's days go by."""
+    task = bar.add_task(label, total=days)
+    start = utcnow().date() - timedelta(days=days)
+
+    def advance(day: date) -> None:
+        bar.update(task, completed=(day - start).days)
+
+    return advance
+
+
 def seed_demo(
     engine: Engine,
     *,
@@ -280,15 +295,16 @@ def seed_demo(
         for ent in ENTERPRISES:
             tenant_id = _seed_enterprise(session, ent, park_id=park.id, password=password, ports=ports, data_dir=data)
             if ent.slug == FACTORY_ENTERPRISE and factory_days > 0:
-                console.print(f"seeding {factory_days} days of factory history for {ent.name} ...")
                 set_scope(session, tenant_id)
-                summary = seed_factory(
-                    session,
-                    Context.system(tenant_id),
-                    days=factory_days,
-                    orders_per_day=DEMO_ORDERS_PER_DAY,
-                    seed=FACTORY_SEED,
-                )
+                with Progress(console=console, transient=True) as bar:
+                    summary = seed_factory(
+                        session,
+                        Context.system(tenant_id),
+                        days=factory_days,
+                        orders_per_day=DEMO_ORDERS_PER_DAY,
+                        seed=FACTORY_SEED,
+                        progress=_day_counter(bar, f"factory history of {ent.name}", factory_days),
+                    )
                 made = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(summary.counts.items()))
                 console.print(f"factory history {summary.first_day} to {summary.last_day}: {made}")
             console.print(f"seeded {ent.name}")

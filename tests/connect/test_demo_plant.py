@@ -28,7 +28,7 @@ async def test_demo_cell_shows_live_values_from_every_protocol(tmp_path: Path) -
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     ports = DemoPorts(opcua=free_port(), modbus=free_port(), mqtt=free_port())
-    seed_demo(engine, data_dir=tmp_path, console=Console(quiet=True), ports=ports)
+    seed_demo(engine, data_dir=tmp_path, console=Console(quiet=True), ports=ports, factory_days=0)  # machines only
     assert list(demo_device_secrets(tmp_path)) == ["pack-1"]
     assert demo_sparkplug_login(tmp_path) is not None
     assert (tmp_path / "demo-devices.json").stat().st_mode & 0o077 == 0

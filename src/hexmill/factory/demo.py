@@ -197,8 +197,8 @@ class _History:
             self.seq += 1
             heapq.heappush(self.queue, (moment, self.seq, step))
 
-    def run(self) -> None:
-        """Schedule the daily routines and run every event in time order."""
+    def run(self, progress: Callable[[date], object] | None = None) -> None:
+        """Schedule the daily routines and run every event in time order, telling ``progress`` each new day."""
         day = self.first
         while day <= self.last:
             self.at(_at(day, 7), partial(self.preventive, day))
@@ -206,8 +206,12 @@ class _History:
             self.at(_at(day, 9), partial(self.take_orders, day))
             self.at(_at(day, 10), partial(self.breakdowns, day))
             day += timedelta(days=1)
+        shown = None
         while self.queue:
             moment, _, step = heapq.heappop(self.queue)
+            if progress is not None and moment.date() != shown:
+                shown = moment.date()
+                progress(shown)
             with frozen_at(moment):
                 step()
 
@@ -893,6 +897,7 @@ def seed_factory(
     orders_per_day: float = DEMO_ORDERS_PER_DAY,
     seed: int = 2024,
     until: date | None = None,
+    progress: Callable[[date], object] | None = None,
 ) -> FactorySummary:
     """Seed one enterprise's factory: master data, then ``days`` of history ending the day before ``until``.
 
@@ -903,6 +908,7 @@ def seed_factory(
         orders_per_day: the mean number of sales orders taken a day (each with one or two lines).
         seed: the random seed; the same seed gives the same history.
         until: the day after the history (default: today).
+        progress: called with each day of the history as its events start (for a progress bar).
 
     Returns:
         The first and last day of the history and the counts of what was made.
@@ -925,6 +931,6 @@ def seed_factory(
         summary=summary,
     )
     history.opening_stock()
-    history.run()
+    history.run(progress)
     session.flush()
     return summary

@@ -88,32 +88,20 @@ def _reports(session: Session, ctx: Context, start: datetime, end: datetime) -> 
     ]
 
 
-def _inspections(
-    session: Session, ctx: Context, start: datetime, end: datetime, grain: measures.Grain
-) -> list[measures.Inspection]:
-    """Return inspected and nonconforming quantity per item and period, dated at the period's start."""
-    out: list[measures.Inspection] = []
-    bounds = [datetime.combine(p, time(), UTC) for p in measures.periods(start.date(), end.date(), grain)]
-    for first, following in zip(bounds, [*bounds[1:], end], strict=True):
-        lo, hi = max(first, start), min(following, end)
-        if lo >= hi:
-            continue
-        out.extend(
-            measures.Inspection(row.item_id, lo, row.inspected_quantity, row.nonconforming_quantity)
-            for row in quality.defect_summary(session, ctx, since=lo, until=hi)
-        )
-    return out
+def _inspections(session: Session, ctx: Context, start: datetime, end: datetime) -> list[measures.Inspection]:
+    return [
+        measures.Inspection(row.item_id, row.at, row.inspected, row.nonconforming)
+        for row in quality.defect_events(session, ctx, since=start, until=end)
+    ]
 
 
-def records(
-    session: Session, ctx: Context, *, since: date, until: date, grain: measures.Grain = "month"
-) -> tuple[measures.Records, dict[str, bool]]:
+def records(session: Session, ctx: Context, *, since: date, until: date) -> tuple[measures.Records, dict[str, bool]]:
     """Return the records of the window the caller may see, and which sources were read."""
     start, end = _bounds(since, until)
     sources = {name: ctx.can(permission) for name, permission in SOURCES.items()}
     lines = _delivery(session, ctx, since, until) if sources["delivery"] else []
     reports = _reports(session, ctx, start, end) if sources["production"] else []
-    inspections = _inspections(session, ctx, start, end, grain) if sources["quality"] else []
+    inspections = _inspections(session, ctx, start, end) if sources["quality"] else []
     receipts: list[measures.ProductionReceipt] = []
     flows: list[measures.StockFlow] = []
     if sources["inventory"]:
@@ -137,7 +125,7 @@ def overview(session: Session, ctx: Context, *, since: date, until: date, grain:
     """Return the factory's KPIs over [since, until] in total, per period, per item and per customer."""
     ctx.require(VIEW)
     ctx.require_tenant()
-    data, sources = records(session, ctx, since=since, until=until, grain=grain)
+    data, sources = records(session, ctx, since=since, until=until)
     per_item = measures.by_item(data)
     per_customer = measures.by_customer(data.lines)
     item_ids = _rank(per_item)

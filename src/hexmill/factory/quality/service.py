@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hexmill.core import audit
-from hexmill.core.clock import utcnow
+from hexmill.core.clock import as_utc, utcnow
 from hexmill.core.context import Context
 from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
@@ -1136,28 +1136,50 @@ def defect_summary(session: Session, ctx: Context, *, since: datetime, until: da
     Returns:
         One ``ItemDefects`` per item.
     """
-    ctx.require(VIEW)
-    ctx.require_tenant()
     inspected: dict[int, Decimal] = defaultdict(Decimal)
     nonconforming: dict[int, Decimal] = defaultdict(Decimal)
-    rows = session.execute(
-        select(Inspection.item_id, Inspection.quantity).where(
-            Inspection.inspected_at >= since, Inspection.inspected_at < until
-        )
-    )
-    for item_id, quantity in rows:
-        inspected[item_id] += _q(quantity)
-    rows = session.execute(
-        select(Nonconformance.item_id, Nonconformance.quantity).where(
-            Nonconformance.created_at >= since, Nonconformance.created_at < until
-        )
-    )
-    for item_id, quantity in rows:
-        nonconforming[item_id] += _q(quantity)
+    for event in defect_events(session, ctx, since=since, until=until):
+        inspected[event.item_id] += event.inspected
+        nonconforming[event.item_id] += event.nonconforming
     return [
         ItemDefects(item_id, _q(inspected.get(item_id, Decimal(0))), _q(nonconforming.get(item_id, Decimal(0))))
         for item_id in sorted(inspected.keys() | nonconforming.keys())
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DefectEvent:
+    """An inspection (the quantity inspected) or a nonconformance (the quantity found bad), with its time."""
+
+    item_id: int
+    at: datetime
+    inspected: Decimal
+    nonconforming: Decimal
+
+
+def defect_events(session: Session, ctx: Context, *, since: datetime, until: datetime) -> list[DefectEvent]:
+    """Return every inspection and every nonconformance timed in [since, until), oldest first.
+
+    The rows a defect rate per day, week or month is summed from: ``defect_summary`` folds them per
+    item; the factory KPIs per period. Needs ``quality.view``.
+    """
+    ctx.require(VIEW)
+    ctx.require_tenant()
+    zero = Decimal(0)
+    inspections = session.execute(
+        select(Inspection.item_id, Inspection.inspected_at, Inspection.quantity).where(
+            Inspection.inspected_at >= since, Inspection.inspected_at < until
+        )
+    )
+    events = [DefectEvent(item_id, as_utc(at), _q(quantity), zero) for item_id, at, quantity in inspections]
+    ncs = session.execute(
+        select(Nonconformance.item_id, Nonconformance.created_at, Nonconformance.quantity).where(
+            Nonconformance.created_at >= since, Nonconformance.created_at < until
+        )
+    )
+    events += [DefectEvent(item_id, as_utc(at), zero, _q(quantity)) for item_id, at, quantity in ncs]
+    events.sort(key=lambda e: e.at)
+    return events
 
 
 # ---------------------------------------------------------------------------------------------
