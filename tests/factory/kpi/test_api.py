@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from hexmill.core.clock import utcnow
+from hexmill.factory.inventory import service as inventory
+from tests.factory.inventory.conftest import Plant
 from tests.web.conftest import Browser
 from tests.web.test_pages import _logged_in
 
@@ -73,3 +77,19 @@ def test_overview_page_shows_the_cards_and_charts(browser: Browser, actor_factor
     bad = browser.get("/factory/overview", params={"since": "2026-05-01", "until": "2026-01-01"})
     assert bad.status_code == 200
     assert "The start of the period is after its end." in bad.text
+
+
+def test_another_enterprises_history_is_invisible(client: TestClient, plant_factory: Callable[..., Plant]) -> None:
+    ours, theirs = plant_factory(), plant_factory()
+    theirs.receive("bolt", "10")
+    with theirs.session() as (s, ctx):
+        inventory.post_move(
+            s, ctx, item_id=theirs.ids["bolt"], quantity=Decimal(4), from_location_id=theirs.ids["a"],
+            to_location_id=theirs.ids["customer"],
+        )  # fmt: skip
+    today = utcnow().date().isoformat()
+    window = {"since": today, "until": today}
+    assert client.get(API, params=window, headers=theirs.headers).json()["total"]["inventory_turns"] is not None
+    mine = client.get(API, params=window, headers=ours.headers).json()
+    assert mine["total"]["inventory_turns"] is None
+    assert mine["items"] == []
