@@ -122,7 +122,7 @@ def demo(  # every option is keyword-only: typer passes them by name
         typer.Option("--simulate/--no-simulate", help="Run the plant simulator and the pollers beside the console."),
     ] = True,
     factory_days: Annotated[
-        int, typer.Option(min=0, max=3660, help="Days of factory history to seed for the machining enterprise (0: none).")
+        int, typer.Option(min=0, max=3660, help="Days of factory history to seed for the machining firm (0: none).")
     ] = 365,
 ) -> None:
     """Migrate, seed the demo park (if not seeded yet) and serve it with a live simulated plant."""
