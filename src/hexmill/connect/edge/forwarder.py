@@ -297,10 +297,12 @@ class Forwarder:
 
     async def _acknowledged(self, device: str, records: list[Record], answer: Answer) -> None:
         seqs = [seq for record in records for seq in record.seqs]
-        await asyncio.to_thread(self.buffer.ack, seqs)
-        rejected = _rejected(answer.body)
+        # The platform holds them now: count them as sent before the buffer forgets them, so a status taken
+        # in between never shows readings acknowledged (gone from the buffer) but not yet sent.
         self.stats.readings_sent += len(seqs)
         self.stats.readings_historical += sum(len(r.seqs) for r in records if r.document["historical"])
+        await asyncio.to_thread(self.buffer.ack, seqs)
+        rejected = _rejected(answer.body)
         self.stats.platform_rejected += len(rejected)
         if rejected:
             log.warning("edge device %s: the platform refused %s values, e.g. %s", device, len(rejected), rejected[0])
