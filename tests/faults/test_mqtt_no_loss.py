@@ -2,7 +2,7 @@
 
 The ingest worker runs as the real CLI in a subprocess, against a real Mosquitto with the
 registry-synced password and ACL files. It is killed at random moments while it consumes, and
-restarted; midway the broker is restarted too, and on PostgreSQL the database is stopped in
+restarted; midway the broker is restarted under the running workers, and on PostgreSQL the database is stopped in
 immediate mode and started again. Afterwards every published point is stored exactly once and the
 store's integrity check passes.
 """
@@ -290,13 +290,17 @@ def test_no_message_is_lost_or_duplicated_across_kills_and_restarts(deployment: 
             victim = workers.pop(0)
             victim.kill()
             kills += 1
-            if kills == KILLS // 2:
-                broker.mosquitto.restart()
             if kills == 3 * KILLS // 4 and deployment.pg is not None:
                 deployment.pg.stop("immediate")
                 time.sleep(rng.uniform(0.5, 1.5))  # the running worker meets a dead database and must wait
                 deployment.pg.start()
             workers.append(IngestProcess(deployment, broker.port, ids[kills % 2]))
+            if kills == KILLS // 2:
+                # The broker restarts under running workers, as in production. Debian's Mosquitto 2.0.11
+                # strands what it routes to a shared subscription whose persistent session is offline
+                # across its restart (test_mosquitto.py shows it), which no client can undo.
+                assert all(w.ready.wait(READY_S) for w in workers), "hexmill ingest did not connect"
+                broker.mosquitto.restart()
         wait_for(publisher.all_acknowledged, 60, "the broker to acknowledge every publish")
         expected = [T0 * 1000 + i * 1000 for i in range(MESSAGES // DEVICES)]
         try:
