@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hexmill.connect.limits import IngestLimits, RateLimiter
 from hexmill.connect.payload import parse_payload
 from hexmill.connect.registry import service as registry
 from hexmill.connect.registry.models import DeadLetter, Device
@@ -245,3 +247,34 @@ def test_a_device_sending_an_unmapped_field_is_reloaded_once_per_batch(
     assert [r.accepted for r in results] == [1] * 50
     assert all([r.location for r in result.rejections] == ["values.nope"] for result in results)
     assert fresh_loads.count(True) == 1
+
+
+def test_ingest_workers_alive_counts_the_group_without_stale_or_foreign_workers(
+    session_factory: sessionmaker[Session],
+) -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    stale = timedelta(seconds=15)
+    with transaction(session_factory) as s:
+        earlier = now - timedelta(seconds=20)
+        assert registry.ingest_workers_alive(s, group="g", client_id="w1", now=earlier, stale_after=stale) == 1
+        assert registry.ingest_workers_alive(s, group="other", client_id="x1", now=now, stale_after=stale) == 1
+        # w1 was last seen 20 s ago: it no longer counts; w2 and w3 do.
+        assert registry.ingest_workers_alive(s, group="g", client_id="w2", now=now, stale_after=stale) == 1
+        assert registry.ingest_workers_alive(s, group="g", client_id="w3", now=now, stale_after=stale) == 2
+        # A worker seen again counts again, once.
+        assert registry.ingest_workers_alive(s, group="g", client_id="w1", now=now, stale_after=stale) == 3
+        assert registry.ingest_workers_alive(s, group="g", client_id="w1", now=now, stale_after=stale) == 3
+
+
+def test_a_limiters_share_fills_its_buckets_at_that_part_of_the_limit() -> None:
+    limits = IngestLimits(device_messages_per_s=10, tenant_messages_per_s=0)
+    now = [100.0]
+    half = RateLimiter(limits, clock=lambda: now[0], share=0.5)
+    assert [half.admit(1, 1) for _ in range(6)].count(None) == 5
+    now[0] += 1.0  # one second refills half of the limit
+    assert [half.admit(1, 1) for _ in range(6)].count(None) == 5
+    # A share too small for one message a second still lets one through, then one per 1/rate s.
+    tiny = RateLimiter(IngestLimits(device_messages_per_s=1, tenant_messages_per_s=0), clock=lambda: now[0], share=0.1)
+    assert [tiny.admit(1, 1) for _ in range(3)].count(None) == 1
+    now[0] += 10.0
+    assert tiny.admit(1, 1) is None

@@ -38,20 +38,27 @@ TENANT_RATE: Final = N_("The enterprise's devices send faster than %(rate)s mess
 
 @dataclass
 class RateLimiter:
-    """Token buckets keyed by device and by tenant; burst capacity is one second's worth."""
+    """Token buckets keyed by device and by tenant; burst capacity is one second's worth.
+
+    ``share`` is this limiter's part of the traffic when several processes split it (the MQTT
+    ingest workers of one shared subscription each see about 1/N of every device's messages):
+    each bucket fills at ``share`` of the limit, so together the workers hold the limit.
+    """
 
     limits: IngestLimits
     clock: Callable[[], float] = time.monotonic
+    share: float = 1.0
     _buckets: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
 
-    def _take(self, key: tuple[str, int], rate: float) -> bool:
-        if rate <= 0:
+    def _take(self, key: tuple[str, int], limit: float) -> bool:
+        if limit <= 0:
             return True
+        rate = limit * self.share
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(rate, rate, now)
-        bucket.tokens = min(rate, bucket.tokens + (now - bucket.stamp) * rate)
+            bucket = self._buckets[key] = _Bucket(rate, max(1.0, rate), now)
+        bucket.tokens = min(max(1.0, rate), bucket.tokens + (now - bucket.stamp) * rate)
         bucket.stamp = now
         if bucket.tokens < 1:
             return False

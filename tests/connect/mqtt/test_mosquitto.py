@@ -88,7 +88,11 @@ def test_two_workers_share_a_subscription_and_each_message_is_stored_once(
     store: TelemetryStore,
 ) -> None:
     [m] = _machines(machine_factory, secured_broker, 1)
-    workers = [worker_factory("ingest-a", batch_max_messages=10), worker_factory("ingest-b", batch_max_messages=10)]
+    # Rate caps off: this is about the shared subscription, the limits are below.
+    workers = [
+        worker_factory(f"ingest-{x}", batch_max_messages=10, device_messages_per_s=0, tenant_messages_per_s=0)
+        for x in "ab"
+    ]
     device = Device(secured_broker.port, m.client_id, m.secret)
     assert device.wait_connected()
     device.publish_all([payload(T0 + i, temperature=i) for i in range(400)])
@@ -326,3 +330,28 @@ def test_a_restored_offline_session_gets_what_the_group_was_sent_after_a_broker_
         for client in clients:
             client.stop()
     assert got == sent
+
+
+def test_two_workers_hold_a_devices_rate_limit_together(
+    secured_broker: SecuredBroker,
+    worker_factory: Callable[..., IngestWorker],
+    machine_factory: Callable[..., Machine],
+    store: TelemetryStore,
+) -> None:
+    [m] = _machines(machine_factory, secured_broker, 1)
+    # Two workers with limiters of their own, as two `hexmill ingest` processes have.
+    workers = [
+        worker_factory(f"ingest-{x}", device_messages_per_s=10, counters_interval_s=0.2, batch_max_messages=10)
+        for x in "ab"
+    ]
+    wait_for(lambda: all(w.workers_alive == 2 for w in workers), 10, "each worker to see the other")
+    device = Device(secured_broker.port, m.client_id, m.secret)
+    assert device.wait_connected()
+    device.publish_all([payload(T0 + i, temperature=i) for i in range(200)])
+    wait_for(lambda: sum(w.stats.messages for w in workers) >= 200, 20, "200 messages ingested")
+    accepted = len(_points(store, m))
+    assert accepted == 200 - sum(w.stats.refused["quota"] for w in workers)
+    # The limit's burst is 10 messages; each worker alone would have let 10 through (20 together),
+    # plus what the buckets refill at 10 msg/s in all while the flood lasts.
+    assert 5 <= accepted <= 16, accepted
+    device.close()

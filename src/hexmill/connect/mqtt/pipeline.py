@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -31,8 +32,11 @@ from hexmill.connect.registry.service import (
     FieldResolver,
     IngestItem,
     ingest,
+    ingest_worker_gone,
+    ingest_workers_alive,
     write_device_counters,
 )
+from hexmill.core.clock import utcnow
 from hexmill.core.tenancy import widened
 from hexmill.telemetry.store import TelemetryStore
 
@@ -108,6 +112,11 @@ class SharedLimiter:
         """Take one message's tokens; return None when admitted, else the refusal msgid."""
         with self._lock:
             return self.limiter.admit(device_id, tenant_id)
+
+    def set_share(self, share: float) -> None:
+        """Set this process's part of the group's traffic (its workers over all the group's workers)."""
+        with self._lock:
+            self.limiter.share = min(1.0, max(share, 1e-6))
 
 
 def _now_us() -> int:
@@ -186,6 +195,21 @@ class TelemetryPipeline:
         for (index, refusal), result in zip(slots, results, strict=True):
             outcomes[index] = Outcome(result.accepted, len(result.rejections), refusal)
         return [o if o is not None else Outcome() for o in outcomes]
+
+    def heartbeat(self, group: str, client_id: str, local_workers: int, stale_after: timedelta) -> int:
+        """Record this worker as alive, and set the rate limits' share from the group's live workers; return them."""
+        with self._factory() as session:
+            now = utcnow()
+            alive = ingest_workers_alive(session, group=group, client_id=client_id, now=now, stale_after=stale_after)
+            session.commit()
+        self._limiter.set_share(local_workers / max(alive, local_workers))
+        return alive
+
+    def leave(self, client_id: str) -> None:
+        """Say this worker stops: the group's other workers take over its share of the limits."""
+        with self._factory() as session:
+            ingest_worker_gone(session, client_id)
+            session.commit()
 
     def write_counters(self) -> int:
         """Write the device counters added up since the last write, in one commit; return the devices written.

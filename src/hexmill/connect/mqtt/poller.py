@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,8 +55,10 @@ class IngestWorker:
         *,
         client: IngestClient | None = None,
         backoff: Backoff | None = None,
+        local_workers: int = 1,
     ) -> None:
         self.config = config
+        self.local_workers = local_workers
         self.pipeline = pipeline
         self.client = client or IngestClient(config)
         self._backoff = backoff or Backoff(initial=0.2, maximum=5.0)
@@ -63,6 +67,8 @@ class IngestWorker:
     def run(self, stop: threading.Event) -> None:
         """Ingest until ``stop`` is set; unacknowledged messages stay with the broker."""
         self.client.start()
+        self._heartbeat()
+        next_beat = time.monotonic() + self.config.counters_interval_s
         try:
             while not stop.is_set():
                 batch = self.client.take(self.config.batch_max_messages, self.config.batch_max_wait_ms / 1000, 0.2)
@@ -71,9 +77,28 @@ class IngestWorker:
                 counters = self.pipeline.counters
                 if counters is not None and counters.due():
                     self._write_counters()
+                if time.monotonic() >= next_beat:
+                    self._heartbeat()
+                    next_beat = time.monotonic() + self.config.counters_interval_s
         finally:
             self.client.stop()
             self._write_counters()
+            try:
+                self.pipeline.leave(self.config.client_id)
+            except DATABASE_ERRORS as exc:
+                logger.warning("Could not record that the worker stops (it drops out of the count soon): %s", exc)
+
+    def _heartbeat(self) -> None:
+        """Say this worker is alive and share the rate limits with the group's other live workers."""
+        stale = timedelta(seconds=max(15.0, 3 * self.config.counters_interval_s))
+        try:
+            self.workers_alive = self.pipeline.heartbeat(
+                self.config.group, self.config.client_id, self.local_workers, stale
+            )
+        except DATABASE_ERRORS as exc:
+            logger.warning("Recording the worker's heartbeat failed, will retry: %s", exc)
+
+    workers_alive = 1
 
     def _write_counters(self) -> None:
         """Write the device counters; on a database error keep them for the next attempt."""

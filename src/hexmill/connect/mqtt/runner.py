@@ -86,6 +86,7 @@ def run_ingest(settings: Settings, config: IngestConfig, *, workers: int, stop: 
                     resolver=FieldResolver(),
                     counters=DeviceCounters(cfg.counters_interval_s),
                 ),
+                local_workers=workers,
             )
             for cfg in worker_configs(config, workers)
         ]

@@ -75,3 +75,18 @@ class DeadLetter(TenantOwned, Base):
     location: Mapped[str] = mapped_column(String(200), default="")
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text, default="")
+
+
+class IngestWorkerSeen(Base):
+    """An MQTT ingest worker's heartbeat: how the workers of one group learn how many share the load.
+
+    The broker spreads a device's messages over the group's workers, so each worker sees a share
+    of every device's rate; a worker divides the rate limits by the number of workers seen here
+    (ADR 0007). Platform-level: it holds no tenant data.
+    """
+
+    __tablename__ = "connect_ingest_workers"
+
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(100), index=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)

@@ -16,18 +16,18 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hexmill.assets import service as assets
 from hexmill.connect.payload import Point, Rejection
 from hexmill.connect.registry.filters import DEAD_LETTER_FILTERS, DEVICE_FILTERS
-from hexmill.connect.registry.models import PROTOCOLS, DeadLetter, Device, DeviceField
+from hexmill.connect.registry.models import PROTOCOLS, DeadLetter, Device, DeviceField, IngestWorkerSeen
 from hexmill.core import audit
 from hexmill.core.clock import utcnow
 from hexmill.core.context import Context
@@ -780,3 +780,30 @@ def set_link_state(session: Session, device_id: int, state: str, reason: str | N
         session.execute(
             update(Device).where(Device.id == device_id).values(link_state=state, link_reason=(reason or "")[:500])
         )
+
+
+def ingest_workers_alive(session: Session, *, group: str, client_id: str, now: datetime, stale_after: timedelta) -> int:
+    """Record that ``client_id`` of ``group`` is alive at ``now``; return how many of the group are (itself included).
+
+    A worker that stopped or died drops out of the count once it has not been seen for
+    ``stale_after``. The caller commits.
+    """
+    row = session.get(IngestWorkerSeen, client_id)
+    if row is None:
+        session.add(IngestWorkerSeen(client_id=client_id, group_name=group, seen_at=now))
+    else:
+        row.group_name, row.seen_at = group, now
+    session.flush()
+    alive = session.scalar(
+        select(func.count())
+        .select_from(IngestWorkerSeen)
+        .where(IngestWorkerSeen.group_name == group, IngestWorkerSeen.seen_at > now - stale_after)
+    )
+    return max(1, int(alive or 0))
+
+
+def ingest_worker_gone(session: Session, client_id: str) -> None:
+    """Forget a worker that stops cleanly, so the others take its share of the limits at once; the caller commits."""
+    row = session.get(IngestWorkerSeen, client_id)
+    if row is not None:
+        session.delete(row)
