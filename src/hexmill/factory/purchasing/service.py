@@ -22,7 +22,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hexmill.core import audit
@@ -32,6 +31,7 @@ from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
 from hexmill.core.lookup import page_of
 from hexmill.core.pagination import MAX_LIMIT
+from hexmill.factory import documents
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.purchasing import receiving
@@ -175,22 +175,15 @@ def _supplier(session: Session, ctx: Context, supplier_id: int) -> None:
         raise _invalid(N_("Party %(code)s is inactive."), "supplier_id", code=party.code)
 
 
+ORDER_TAKEN: Final = N_("The order number %(number)s is already taken.")
+
+
 def _unique_number(session: Session, number: str, exclude: int | None) -> None:
-    stmt = select(PurchaseOrder.id).where(PurchaseOrder.number == number)
-    if exclude is not None:
-        stmt = stmt.where(PurchaseOrder.id != exclude)
-    with session.no_autoflush:
-        taken = session.scalar(stmt) is not None
-    if taken:
-        raise Conflict(N_("The order number %(number)s is already taken."), field="number", number=number)
+    documents.check_number_free(session, PurchaseOrder, number, exclude, ORDER_TAKEN)
 
 
 def _flush_number(session: Session, number: str) -> None:
-    """Flush; a concurrent order that took the number first hits the unique constraint, a Conflict too."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(N_("The order number %(number)s is already taken."), field="number", number=number) from exc
+    documents.flush_numbered(session, number, ORDER_TAKEN)
 
 
 def _line_fields(
@@ -316,10 +309,8 @@ def add_order_line(session: Session, ctx: Context, order_id: int, **fields: Any)
 
 
 def _line(order: PurchaseOrder, line_id: int) -> PurchaseOrderLine:
-    for line in order.lines:
-        if line.id == line_id:
-            return line
-    raise NotFound(N_("Line %(id)s of purchase order %(number)s not found."), id=line_id, number=order.number)
+    missing = N_("Line %(id)s of purchase order %(number)s not found.")
+    return documents.line_of(order.lines, line_id, missing, order.number)
 
 
 def update_order_line(session: Session, ctx: Context, order_id: int, line_id: int, **fields: Any) -> PurchaseOrderLine:

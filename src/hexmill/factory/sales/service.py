@@ -37,7 +37,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hexmill.core import audit
@@ -47,6 +46,7 @@ from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
 from hexmill.core.lookup import lookup, page_of
 from hexmill.core.pagination import MAX_LIMIT
+from hexmill.factory import documents
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.sales import delivering
@@ -264,14 +264,12 @@ def _quotation_in(session: Session, ctx: Context, quotation_id: int, states: tup
     return quotation
 
 
+QUOTATION_TAKEN: Final = N_("The quotation number %(number)s is already taken.")
+ORDER_TAKEN: Final = N_("The order number %(number)s is already taken.")
+
+
 def _unique_quotation(session: Session, number: str, exclude: int | None) -> None:
-    stmt = select(Quotation.id).where(Quotation.number == number)
-    if exclude is not None:
-        stmt = stmt.where(Quotation.id != exclude)
-    with session.no_autoflush:
-        taken = session.scalar(stmt) is not None
-    if taken:
-        raise Conflict(N_("The quotation number %(number)s is already taken."), field="number", number=number)
+    documents.check_number_free(session, Quotation, number, exclude, QUOTATION_TAKEN)
 
 
 def _check_validity(quote_date: date, valid_until: date | None) -> None:
@@ -321,10 +319,7 @@ def create_quotation(
         lines=[],
     )
     session.add(quotation)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(N_("The quotation number %(number)s is already taken."), field="number", number=number) from exc
+    documents.flush_numbered(session, number, QUOTATION_TAKEN)
     for n, line in enumerate(lines):
         _add_quotation_line(session, ctx, quotation, line, f"lines.{n}.")
     session.flush()
@@ -344,12 +339,7 @@ def update_quotation(session: Session, ctx: Context, quotation_id: int, **fields
     _check_validity(changes.get("quote_date", quotation.quote_date), changes.get("valid_until", quotation.valid_until))
     for key, value in changes.items():
         setattr(quotation, key, value)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            N_("The quotation number %(number)s is already taken."), field="number", number=quotation.number
-        ) from exc
+    documents.flush_numbered(session, quotation.number, QUOTATION_TAKEN)
     _audit(session, ctx, "update", quotation, **changes)
     return quotation
 
@@ -364,10 +354,8 @@ def delete_quotation(session: Session, ctx: Context, quotation_id: int) -> None:
 
 
 def _quotation_line(quotation: Quotation, line_id: int) -> QuotationLine:
-    for line in quotation.lines:
-        if line.id == line_id:
-            return line
-    raise NotFound(N_("Line %(id)s of quotation %(number)s not found."), id=line_id, number=quotation.number)
+    missing = N_("Line %(id)s of quotation %(number)s not found.")
+    return documents.line_of(quotation.lines, line_id, missing, quotation.number)
 
 
 def add_quotation_line(session: Session, ctx: Context, quotation_id: int, **fields: Any) -> QuotationLine:
@@ -550,13 +538,7 @@ def _order_in(session: Session, ctx: Context, order_id: int, states: tuple[str, 
 
 
 def _unique_order(session: Session, number: str, exclude: int | None) -> None:
-    stmt = select(SalesOrder.id).where(SalesOrder.number == number)
-    if exclude is not None:
-        stmt = stmt.where(SalesOrder.id != exclude)
-    with session.no_autoflush:
-        taken = session.scalar(stmt) is not None
-    if taken:
-        raise Conflict(N_("The order number %(number)s is already taken."), field="number", number=number)
+    documents.check_number_free(session, SalesOrder, number, exclude, ORDER_TAKEN)
 
 
 def _check_due(order_date: date, due_date: date | None, field: str) -> None:
@@ -611,10 +593,7 @@ def create_sales_order(
         lines=[],
     )
     session.add(order)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(N_("The order number %(number)s is already taken."), field="number", number=number) from exc
+    documents.flush_numbered(session, number, ORDER_TAKEN)
     for n, line in enumerate(lines):
         _add_order_line(session, ctx, order, line, f"lines.{n}.")
     session.flush()
@@ -636,12 +615,7 @@ def update_sales_order(session: Session, ctx: Context, order_id: int, **fields: 
             _check_due(changes["order_date"], line.due_date, f"lines.{n}.due_date")
     for key, value in changes.items():
         setattr(order, key, value)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            N_("The order number %(number)s is already taken."), field="number", number=order.number
-        ) from exc
+    documents.flush_numbered(session, order.number, ORDER_TAKEN)
     _audit(session, ctx, "update", order, **changes)
     return order
 
@@ -656,10 +630,8 @@ def delete_sales_order(session: Session, ctx: Context, order_id: int) -> None:
 
 
 def _order_line(order: SalesOrder, line_id: int) -> SalesOrderLine:
-    for line in order.lines:
-        if line.id == line_id:
-            return line
-    raise NotFound(N_("Line %(id)s of sales order %(number)s not found."), id=line_id, number=order.number)
+    missing = N_("Line %(id)s of sales order %(number)s not found.")
+    return documents.line_of(order.lines, line_id, missing, order.number)
 
 
 def add_order_line(session: Session, ctx: Context, order_id: int, **fields: Any) -> SalesOrderLine:
