@@ -39,7 +39,7 @@ from hexmill.assets.schemas import (
 )
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
-from hexmill.core.pagination import Page
+from hexmill.core.pagination import Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 
 router = APIRouter()
@@ -81,7 +81,7 @@ def list_sites(
 ) -> Page[SiteRead]:
     """List the enterprise's sites."""
     rows, total = service.list_sites(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[SiteRead](items=[SiteRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(SiteRead, rows, total, offset, limit)
 
 
 @router.post("/sites", response_model=SiteRead, status_code=status.HTTP_201_CREATED, tags=[TAG])
@@ -122,7 +122,7 @@ def list_areas(
 ) -> Page[AreaRead]:
     """List areas, optionally of one site."""
     rows, total = service.list_areas(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[AreaRead](items=[AreaRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(AreaRead, rows, total, offset, limit)
 
 
 @router.post("/areas", response_model=AreaRead, status_code=status.HTTP_201_CREATED, tags=[TAG])
@@ -163,7 +163,7 @@ def list_lines(
 ) -> Page[LineRead]:
     """List production lines and work centres, optionally of one area."""
     rows, total = service.list_lines(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[LineRead](items=[LineRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(LineRead, rows, total, offset, limit)
 
 
 @router.post("/lines", response_model=LineRead, status_code=status.HTTP_201_CREATED, tags=[TAG])
@@ -204,9 +204,7 @@ def list_equipment_types(
 ) -> Page[EquipmentTypeRead]:
     """List equipment types."""
     rows, total = service.list_equipment_types(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[EquipmentTypeRead](
-        items=[EquipmentTypeRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(EquipmentTypeRead, rows, total, offset, limit)
 
 
 @router.post("/equipment-types", response_model=EquipmentTypeRead, status_code=status.HTTP_201_CREATED, tags=[TAG])
@@ -247,9 +245,7 @@ def list_equipment(
 ) -> Page[EquipmentRead]:
     """List equipment, optionally of one line or type."""
     rows, total = service.list_equipment(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[EquipmentRead](
-        items=[EquipmentRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(EquipmentRead, rows, total, offset, limit)
 
 
 @router.post("/equipment", response_model=EquipmentRead, status_code=status.HTTP_201_CREATED, tags=[TAG])
@@ -290,7 +286,7 @@ def list_tags(
 ) -> Page[TagRead]:
     """List tags and tag templates, optionally of one machine or type."""
     rows, total = service.list_tags(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[TagRead](items=[TagRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(TagRead, rows, total, offset, limit)
 
 
 @router.post("/tags", response_model=TagRead, status_code=status.HTTP_201_CREATED, tags=[TAG])

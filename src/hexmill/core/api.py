@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 from hexmill.core import audit, identity
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.filters import AUDIT_FILTERS
-from hexmill.core.pagination import Page
+from hexmill.core.pagination import Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.core.schemas import (
     AuditRead,
@@ -229,4 +229,4 @@ def list_audit(
 ) -> Page[AuditRead]:
     """Read the audit log of the active enterprise (the platform admin with none chosen: all)."""
     rows, total = audit.list_audit(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[AuditRead](items=[AuditRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(AuditRead, rows, total, offset, limit)

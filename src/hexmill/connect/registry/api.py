@@ -23,7 +23,7 @@ from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.errors import FieldError, InvalidInput
 from hexmill.core.i18n import N_
-from hexmill.core.pagination import Page
+from hexmill.core.pagination import Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 
 router = APIRouter()
@@ -143,6 +143,4 @@ def list_dead_letters(
 ) -> Page[DeadLetterRead]:
     """List records devices sent that were refused, newest first, each with where and why."""
     rows, total = service.list_dead_letters(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[DeadLetterRead](
-        items=[DeadLetterRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(DeadLetterRead, rows, total, offset, limit)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.export import CSV_RESPONSE, csv_of_schema
-from hexmill.core.pagination import Page
+from hexmill.core.pagination import Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.inventory import service
 from hexmill.factory.inventory.filters import (
@@ -95,9 +95,7 @@ def _listing(
     if fmt == "csv":
         return csv_of_schema(name, schema, lambda o: fetch(offset=o, limit=CSV_MAX_ROWS))
     rows, total = fetch(offset=offset, limit=limit)
-    return Page[schema](  # type: ignore[valid-type]
-        items=[schema.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(schema, rows, total, offset, limit)
 
 
 # -- warehouses --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hexmill.core.clock import utcnow
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.export import csv_download, csv_of_schema
-from hexmill.core.pagination import MAX_LIMIT, Page
+from hexmill.core.pagination import MAX_LIMIT, Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.maintenance import service
 from hexmill.factory.maintenance.filters import (
@@ -116,7 +116,7 @@ def list_maintenance_orders(
 ) -> Any:
     """List maintenance orders, open and in progress first, filtered by number, equipment, kind, status."""
     rows, total = service.list_maintenance_orders(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[OrderRead](items=[OrderRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(OrderRead, rows, total, offset, limit)
 
 
 @router.get("/maintenance-orders.csv", tags=[TAG], response_class=Response)
@@ -186,7 +186,7 @@ def _detail(db: DbSession, ctx: Context, plan: Any) -> PlanDetail:
 def list_plans(db: DbSession, ctx: Viewer, filters: PlanFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List preventive plans by name, filtered by name, equipment, trigger and whether active."""
     rows, total = service.list_plans(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[PlanRead](items=[PlanRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(PlanRead, rows, total, offset, limit)
 
 
 @router.get("/maintenance-plans.csv", tags=[TAG], response_class=Response)
@@ -241,9 +241,7 @@ def delete_plan(plan_id: ObjectId, db: DbSession, ctx: Editor) -> Response:
 def list_readings(db: DbSession, ctx: Viewer, filters: ReadingFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List usage counter readings, latest first, filtered by equipment, counter and time."""
     rows, total = service.list_readings(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[ReadingRead](
-        items=[ReadingRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(ReadingRead, rows, total, offset, limit)
 
 
 @router.get("/usage-readings.csv", tags=[TAG], response_class=Response)
@@ -271,9 +269,7 @@ def record_reading(body: ReadingCreate, db: DbSession, ctx: Editor) -> Any:
 def list_failure_codes(db: DbSession, ctx: Viewer, filters: CodeFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List the cause and failure code catalogue by code."""
     rows, total = service.list_failure_codes(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[FailureCodeRead](
-        items=[FailureCodeRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(FailureCodeRead, rows, total, offset, limit)
 
 
 @router.get("/maintenance-failure-codes.csv", tags=[TAG], response_class=Response)

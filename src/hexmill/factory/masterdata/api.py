@@ -6,7 +6,6 @@ filter sets as the console.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from hexmill.core.clock import utcnow
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.export import csv_download
-from hexmill.core.pagination import MAX_LIMIT, Page
+from hexmill.core.pagination import MAX_LIMIT, Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.masterdata import service
 from hexmill.factory.masterdata.filters import (
@@ -94,10 +93,6 @@ NO_CONTENT = status.HTTP_204_NO_CONTENT
 CREATED = status.HTTP_201_CREATED
 
 
-def _page(model: Any, rows: Iterable[Any], total: int, offset: int, limit: int) -> Any:
-    return Page[model](items=[model.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
-
-
 UOM_COLUMNS = ("id", "code", "name", "category")
 CONVERSION_COLUMNS = ("id", "item_id", "from_uom_id", "to_uom_id", "factor")
 ITEM_COLUMNS = ("id", "code", "name", "kind", "uom_id", "tracking", "allow_negative", "configurable", "active")
@@ -144,7 +139,7 @@ WORK_CENTRE_COLUMNS = (
 def list_uoms(db: DbSession, ctx: Viewer, filters: UomFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List the enterprise's units of measure (the default units are created on first use)."""
     rows, total = service.list_uoms(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(UomRead, rows, total, offset, limit)
+    return page_of_rows(UomRead, rows, total, offset, limit)
 
 
 @router.get("/uoms.csv", tags=[TAG], response_class=Response)
@@ -189,7 +184,7 @@ def list_conversions(
 ) -> Any:
     """List the unit conversions, general and item-specific."""
     rows, total = service.list_conversions(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(ConversionRead, rows, total, offset, limit)
+    return page_of_rows(ConversionRead, rows, total, offset, limit)
 
 
 @router.get("/conversions.csv", tags=[TAG], response_class=Response)
@@ -234,7 +229,7 @@ def delete_conversion(conversion_id: ObjectId, db: DbSession, ctx: Editor) -> Re
 def list_items(db: DbSession, ctx: Viewer, filters: ItemFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List the enterprise's items."""
     rows, total = service.list_items(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(ItemRead, rows, total, offset, limit)
+    return page_of_rows(ItemRead, rows, total, offset, limit)
 
 
 @router.get("/items.csv", tags=[TAG], response_class=Response)
@@ -337,7 +332,7 @@ def get_bom_tree(
 def list_parties(db: DbSession, ctx: Viewer, filters: PartyFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List the enterprise's customers and suppliers."""
     rows, total = service.list_parties(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(PartyRead, rows, total, offset, limit)
+    return page_of_rows(PartyRead, rows, total, offset, limit)
 
 
 @router.get("/parties.csv", tags=[TAG], response_class=Response)
@@ -382,7 +377,7 @@ def delete_party(party_id: ObjectId, db: DbSession, ctx: Editor) -> Response:
 def list_boms(db: DbSession, ctx: Viewer, filters: BomFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List BOM versions with their lines."""
     rows, total = service.list_boms(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(BomRead, rows, total, offset, limit)
+    return page_of_rows(BomRead, rows, total, offset, limit)
 
 
 @router.get("/boms.csv", tags=[TAG], response_class=Response)
@@ -447,7 +442,7 @@ def list_operations(
 ) -> Any:
     """List routing operations (one item's routing with ``item_id``)."""
     rows, total = service.list_operations(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(OperationRead, rows, total, offset, limit)
+    return page_of_rows(OperationRead, rows, total, offset, limit)
 
 
 @router.get("/operations.csv", tags=[TAG], response_class=Response)
@@ -494,7 +489,7 @@ def list_work_centres(
 ) -> Any:
     """List the enterprise's work centres with their calendars."""
     rows, total = service.list_work_centres(db, ctx, filters=filters, offset=offset, limit=limit)
-    return _page(WorkCentreRead, rows, total, offset, limit)
+    return page_of_rows(WorkCentreRead, rows, total, offset, limit)
 
 
 @router.get("/work-centres.csv", tags=[TAG], response_class=Response)

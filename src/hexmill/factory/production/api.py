@@ -18,7 +18,7 @@ from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.errors import FieldError, InvalidInput
 from hexmill.core.export import CSV_RESPONSE, csv_download, csv_response
 from hexmill.core.i18n import N_
-from hexmill.core.pagination import MAX_LIMIT, Page
+from hexmill.core.pagination import MAX_LIMIT, Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.production import service
 from hexmill.factory.production.filters import REASON_FILTERS, WORK_ORDER_FILTERS
@@ -108,9 +108,7 @@ def list_work_orders(
 ) -> Any:
     """List work orders, newest first, filtered by number, item, status and sales order line."""
     rows, total = service.list_work_orders(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[WorkOrderRead](
-        items=[WorkOrderRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(WorkOrderRead, rows, total, offset, limit)
 
 
 @router.get("/work-orders.csv", tags=[TAG], response_class=Response, responses=CSV_RESPONSE)
@@ -311,9 +309,7 @@ def list_scrap_reasons(
 ) -> Any:
     """List the enterprise's scrap reasons by code."""
     rows, total = service.list_scrap_reasons(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[ScrapReasonRead](
-        items=[ScrapReasonRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(ScrapReasonRead, rows, total, offset, limit)
 
 
 @router.get("/scrap-reasons.csv", tags=[TAG], response_class=Response, responses=CSV_RESPONSE)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Response, status
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.export import csv_download
-from hexmill.core.pagination import MAX_LIMIT, Page
+from hexmill.core.pagination import MAX_LIMIT, Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.purchasing import service
 from hexmill.factory.purchasing.filters import ORDER_FILTERS
@@ -67,7 +67,7 @@ def list_purchase_orders(
 ) -> Any:
     """List purchase orders, newest first, filtered by number, supplier and status."""
     rows, total = service.list_purchase_orders(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[OrderRead](items=[OrderRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(OrderRead, rows, total, offset, limit)
 
 
 @router.get("/purchase-orders.csv", tags=[TAG], response_class=Response)

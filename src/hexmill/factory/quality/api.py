@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.export import csv_download
-from hexmill.core.pagination import MAX_LIMIT, Page
+from hexmill.core.pagination import MAX_LIMIT, Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.quality import service
 from hexmill.factory.quality.filters import DEFECT_FILTERS, INSPECTION_FILTERS, NC_FILTERS, PLAN_FILTERS
@@ -120,7 +120,7 @@ def list_inspection_plans(
 ) -> Any:
     """List inspection plans by code, filtered by code, stage, item and active."""
     rows, total = service.list_inspection_plans(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[PlanRead](items=[PlanRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(PlanRead, rows, total, offset, limit)
 
 
 @router.get("/plans.csv", tags=[TAG], response_class=Response)
@@ -169,9 +169,7 @@ def delete_inspection_plan(plan_id: ObjectId, db: DbSession, ctx: Editor) -> Res
 def list_defect_codes(db: DbSession, ctx: Viewer, filters: DefectFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List the defect code catalogue by code, filtered by code, category and active."""
     rows, total = service.list_defect_codes(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[DefectCodeRead](
-        items=[DefectCodeRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(DefectCodeRead, rows, total, offset, limit)
 
 
 @router.get("/defect-codes.csv", tags=[TAG], response_class=Response)
@@ -220,9 +218,7 @@ def list_inspections(
 ) -> Any:
     """List inspections, newest first, filtered by plan, item, source, result and time."""
     rows, total = service.list_inspections(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[InspectionRead](
-        items=[InspectionRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(InspectionRead, rows, total, offset, limit)
 
 
 @router.get("/inspections.csv", tags=[TAG], response_class=Response)
@@ -260,9 +256,7 @@ def get_inspection(inspection_id: ObjectId, db: DbSession, ctx: Viewer) -> Any:
 def list_nonconformances(db: DbSession, ctx: Viewer, filters: NcFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List nonconformances, open first, filtered by status, stage, item, defect code, inspection and time."""
     rows, total = service.list_nonconformances(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[NonconformanceRead](
-        items=[NonconformanceRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(NonconformanceRead, rows, total, offset, limit)
 
 
 @router.get("/nonconformances.csv", tags=[TAG], response_class=Response)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Response, status
 from hexmill.core.context import Context
 from hexmill.core.deps import CurrentContext, DbSession
 from hexmill.core.export import csv_download
-from hexmill.core.pagination import MAX_LIMIT, Page
+from hexmill.core.pagination import MAX_LIMIT, Page, page_of_rows
 from hexmill.core.params import Limit, ObjectId, Offset
 from hexmill.factory.sales import service
 from hexmill.factory.sales.filters import DELIVERY_FILTERS, ORDER_FILTERS, QUOTATION_FILTERS
@@ -96,9 +96,7 @@ def list_quotations(
 ) -> Any:
     """List quotations, newest first, filtered by number, customer and status."""
     rows, total = service.list_quotations(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[QuotationRead](
-        items=[QuotationRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(QuotationRead, rows, total, offset, limit)
 
 
 @router.get("/quotations.csv", tags=[TAG], response_class=Response)
@@ -196,7 +194,7 @@ def convert_quotation(quotation_id: ObjectId, body: QuotationConvert, db: DbSess
 def list_sales_orders(db: DbSession, ctx: Viewer, filters: OrderFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List sales orders, newest first, filtered by number, customer, customer reference and status."""
     rows, total = service.list_sales_orders(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[OrderRead](items=[OrderRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit)
+    return page_of_rows(OrderRead, rows, total, offset, limit)
 
 
 @router.get("/sales-orders.csv", tags=[TAG], response_class=Response)
@@ -309,9 +307,7 @@ def create_return(order_id: ObjectId, body: ReturnCreate, db: DbSession, ctx: Mo
 def list_deliveries(db: DbSession, ctx: Viewer, filters: DeliveryFilters, offset: Offset = 0, limit: Limit = 50) -> Any:
     """List deliveries, newest first, filtered by order and status."""
     rows, total = service.list_deliveries(db, ctx, filters=filters, offset=offset, limit=limit)
-    return Page[DeliveryRead](
-        items=[DeliveryRead.model_validate(r) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return page_of_rows(DeliveryRead, rows, total, offset, limit)
 
 
 @router.get("/deliveries.csv", tags=[TAG], response_class=Response)
