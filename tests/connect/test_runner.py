@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -134,3 +135,34 @@ async def test_sparkplug_births_create_tags_and_data_lands_on_the_registry_devic
     assert latest == {by_name["force_kN"].id: 812.5, by_name["strokes"].id: 17.0}
     assert device is not None
     assert (device.link_state, device.link_reason) == ("unavailable", "NDEATH")
+
+
+async def test_link_states_are_written_one_at_a_time_and_the_newest_stays(
+    session_factory: sessionmaker[Session], store: TelemetryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = ConnectRunner(session_factory, store, reload_s=3600)
+    written: list[tuple[int, LinkState]] = []
+    busy: set[int] = set()
+    overlaps: list[int] = []
+
+    def slow_record(device_id: int, state: LinkState, _reason: str | None) -> None:
+        if device_id in busy:
+            overlaps.append(device_id)
+        busy.add(device_id)
+        time.sleep(0.01 if state is LinkState.CONNECTING else 0.002)  # the older state is the slower write
+        written.append((device_id, state))
+        busy.discard(device_id)
+
+    monkeypatch.setattr(runner, "record_link", slow_record)
+    report = {device: runner.state_for(device) for device in (1, 2)}
+    for _ in range(5):
+        for device in (1, 2):
+            report[device](LinkState.CONNECTING, None)
+            report[device](LinkState.ONLINE, None)
+    while runner._background:  # wait for the writers this test started
+        await asyncio.sleep(0.01)
+    assert overlaps == []
+    for device in (1, 2):
+        mine = [state for d, state in written if d == device]
+        assert mine[-1] is LinkState.ONLINE
+        assert len(mine) <= 10

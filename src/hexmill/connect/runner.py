@@ -59,6 +59,8 @@ class ConnectRunner:
     resolver: FieldResolver = field(default_factory=FieldResolver)
     _running: dict[int, _Running] = field(default_factory=dict)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    _link_wanted: dict[int, tuple[LinkState, str | None]] = field(default_factory=dict)
+    _link_writing: set[int] = field(default_factory=set)
 
     # -- the ingest side, shared by pollers and the Sparkplug host -------------------------------
 
@@ -84,15 +86,31 @@ class ConnectRunner:
         return sink
 
     def state_for(self, device_id: int) -> Any:
-        """Return the state callback of a device's poller (recorded in the background)."""
+        """Return the state callback of a device's poller (recorded in the background, in order).
+
+        A poller reports "connecting" and "online" within moments; written by two independent
+        threads, the older state could commit last and stay. So each device has at most one
+        writer, which writes the newest reported state until none is left.
+        """
         loop = asyncio.get_running_loop()
 
         def on_state(state: LinkState, reason: str | None) -> None:
-            task = loop.create_task(asyncio.to_thread(self.record_link, device_id, state, reason))
+            self._link_wanted[device_id] = (state, reason)
+            if device_id in self._link_writing:
+                return  # the running writer picks the newest state up
+            self._link_writing.add(device_id)
+            task = loop.create_task(self._write_links(device_id))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
         return on_state
+
+    async def _write_links(self, device_id: int) -> None:
+        try:
+            while (wanted := self._link_wanted.pop(device_id, None)) is not None:
+                await asyncio.to_thread(self.record_link, device_id, *wanted)
+        finally:
+            self._link_writing.discard(device_id)
 
     # -- pollers ----------------------------------------------------------------------------------
 
