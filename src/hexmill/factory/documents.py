@@ -1,4 +1,4 @@
-"""What the factory's numbered documents with lines share: quotations, sales orders, purchase orders.
+"""What the factory's numbered documents share: quotations, sales, purchase and work orders (and unique codes).
 
 Each document has a number unique in its enterprise (checked before writing, and again by the
 unique constraint when two writers race) and numbered lines looked up by id. The messages stay
@@ -24,15 +24,22 @@ class _Line(Protocol):
 L = TypeVar("L", bound=_Line)
 
 
-def check_number_free(session: Session, model: Any, number: str, exclude: int | None, taken: str) -> None:
-    """Raise ``Conflict(taken)`` on "number" when another document of ``model`` has ``number``."""
-    stmt = select(model.id).where(model.number == number)
+def check_unique(session: Session, model: Any, column: str, value: str, *, exclude: int | None, taken: str) -> None:
+    """Raise ``Conflict(taken)`` on ``column`` when another row of ``model`` (not ``exclude``) has ``value`` there."""
+    attribute = getattr(model, column)
+    stmt = select(model.id).where(attribute == value)
     if exclude is not None:
         stmt = stmt.where(model.id != exclude)
     with session.no_autoflush:
         found = session.scalar(stmt) is not None
     if found:
-        raise Conflict(taken, field="number", number=number)
+        params: dict[str, Any] = {column: value}
+        raise Conflict(taken, field=column, **params)
+
+
+def check_number_free(session: Session, model: Any, number: str, exclude: int | None, taken: str) -> None:
+    """Raise ``Conflict(taken)`` on "number" when another document of ``model`` has ``number``."""
+    check_unique(session, model, "number", number, exclude=exclude, taken=taken)
 
 
 def flush_numbered(session: Session, number: str, taken: str) -> None:

@@ -81,15 +81,6 @@ class _Connection:
             raise ConnectionError("the broker closed the connection")
         self.buf += data
 
-    def packets(self) -> list[tuple[int, int, int]]:
-        """Return the complete packets read so far; ``consume`` them once handled."""
-        packets, used = codec.split_packets(self.buf)
-        self._used = used
-        return packets
-
-    def consume(self) -> None:
-        del self.buf[: self._used]
-
     def keep_alive(self, now: float) -> None:
         """Send a PINGREQ when nothing went out for the keep-alive period; fail when its answer is overdue."""
         if not self.keepalive_s:
@@ -322,7 +313,8 @@ class IngestClient:
         """Handle every complete packet read so far; return a reason when the broker ended the connection."""
         buf, epoch, put = connection.buf, self._epoch, self._inbox.put
         decode = codec.decode_publish
-        for first, start, end in connection.packets():
+        packets, used = codec.split_packets(buf)
+        for first, start, end in packets:
             kind = first >> 4
             if kind == codec.PUBLISH:
                 message = decode(first, buf, start, end)
@@ -338,7 +330,7 @@ class IngestClient:
                 return f"the broker disconnected: {codec.decode_disconnect(buf, start, end).describe()}"
             elif kind != codec.PUBACK:  # nothing else is expected from a broker by a client that only subscribes
                 raise codec.ProtocolError(f"an unexpected packet of type {kind}")
-        connection.consume()
+        del buf[:used]
         return None
 
     def _send_acks(self, connection: _Connection) -> None:

@@ -39,6 +39,7 @@ from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
 from hexmill.core.lookup import lookup, page_of
 from hexmill.core.pagination import MAX_LIMIT
+from hexmill.factory import documents
 from hexmill.factory.maintenance import reliability as rel
 from hexmill.factory.maintenance import schedule
 from hexmill.factory.maintenance.filters import (
@@ -169,13 +170,8 @@ def get_failure_code(session: Session, ctx: Context, code_id: int) -> FailureCod
 
 
 def _unique_code(session: Session, code: str, exclude: int | None) -> None:
-    stmt = select(FailureCode.id).where(FailureCode.code == code)
-    if exclude is not None:
-        stmt = stmt.where(FailureCode.id != exclude)
-    with session.no_autoflush:
-        taken = session.scalar(stmt) is not None
-    if taken:
-        raise Conflict(N_("The failure code %(code)s is already taken."), field="code", code=code)
+    taken = N_("The failure code %(code)s is already taken.")
+    documents.check_unique(session, FailureCode, "code", code, exclude=exclude, taken=taken)
 
 
 def _flush_unique(session: Session, message: str, field: str, **params: Any) -> None:

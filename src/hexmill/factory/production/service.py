@@ -49,6 +49,7 @@ from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
 from hexmill.core.lookup import lookup, page_of, reference
 from hexmill.core.pagination import MAX_LIMIT
+from hexmill.factory import documents
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.production import materials, shopfloor
@@ -243,22 +244,15 @@ def _check_dates(start: date | None, due: date | None) -> None:
         raise _invalid(N_("The due date cannot be before the start date (%(date)s)."), "due_date", date=str(start))
 
 
+WORK_ORDER_TAKEN: Final = N_("The work order number %(number)s is already taken.")
+
+
 def _unique_number(session: Session, number: str, exclude: int | None) -> None:
-    stmt = select(WorkOrder.id).where(WorkOrder.number == number)
-    if exclude is not None:
-        stmt = stmt.where(WorkOrder.id != exclude)
-    with session.no_autoflush:
-        taken = session.scalar(stmt) is not None
-    if taken:
-        raise Conflict(N_("The work order number %(number)s is already taken."), field="number", number=number)
+    documents.check_number_free(session, WorkOrder, number, exclude, WORK_ORDER_TAKEN)
 
 
 def _flush_number(session: Session, number: str) -> None:
-    """Flush; a concurrent order that took the number first hits the unique constraint, a Conflict too."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(N_("The work order number %(number)s is already taken."), field="number", number=number) from exc
+    documents.flush_numbered(session, number, WORK_ORDER_TAKEN)
 
 
 def create_work_order(

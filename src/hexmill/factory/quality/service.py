@@ -42,6 +42,7 @@ from hexmill.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from hexmill.core.i18n import N_
 from hexmill.core.lookup import lookup, page_of, reference
 from hexmill.core.pagination import MAX_LIMIT
+from hexmill.factory import documents
 from hexmill.factory.inventory import service as inventory
 from hexmill.factory.masterdata import service as masterdata
 from hexmill.factory.quality import spc
@@ -154,13 +155,8 @@ def get_defect_code(session: Session, ctx: Context, defect_code_id: int) -> Defe
 
 
 def _unique_defect_code(session: Session, code: str, exclude: int | None) -> None:
-    stmt = select(DefectCode.id).where(DefectCode.code == code)
-    if exclude is not None:
-        stmt = stmt.where(DefectCode.id != exclude)
-    with session.no_autoflush:
-        taken = session.scalar(stmt) is not None
-    if taken:
-        raise Conflict(N_("The defect code %(code)s is already taken."), field="code", code=code)
+    taken = N_("The defect code %(code)s is already taken.")
+    documents.check_unique(session, DefectCode, "code", code, exclude=exclude, taken=taken)
 
 
 def create_defect_code(
